@@ -1,0 +1,66 @@
+"""The ODE problem-family type: one source of truth for every built-in family.
+
+A family is a parametrised ODE ``y' = f(t, y; p)`` with ``y`` of dimension ``dim``
+and ``p`` of length ``n_params``.  Each family provides two numba-jitted right-hand
+sides with the same mathematics:
+
+* ``rhs(t, y, p, dydt)`` -- one ODE: ``y`` (dim,), ``p`` (n_params,), writes ``dydt`` (dim,).
+  This is the signature users also write for :func:`rkcore.solve_batch`.
+* ``rhs_block(t, Y, P, dYdt)`` -- a block of ``m`` ODEs of the family laid out
+  state-major: ``Y`` (dim, m), ``P`` (n_params, m), writes ``dYdt`` (dim, m).  The
+  innermost loop runs over the ``m`` ODEs so that the compiler vectorises it.
+
+Stiffness measure (documented per family in ``stiffness``): ``rho(J) * t_end`` where
+``rho(J)`` is the spectral radius of the Jacobian along the solution (bounded by the
+parameter ranges); a family is flagged ``stiff`` when this is large (>> 1) over its
+documented parameter range and the horizons we use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """A parametrised ODE family.
+
+    Attributes
+    ----------
+    name : str
+        Registry key (``"van_der_pol"``, ``"linear_spectrum"``...).
+    dim : int
+        State dimension ``d``.
+    n_params : int
+        Parameter vector length ``k`` (at least 1; unused slots are zeros).
+    stiff : bool
+        Whether the family is stiff over its parameter ranges (see ``stiffness``).
+    rhs, rhs_block : numba dispatchers
+        Right-hand sides, see the module docstring.
+    sample : callable
+        ``sample(rng: numpy.random.Generator, n: int) -> (params (n, k), y0 (n, d))``.
+    exact : callable or None
+        ``exact(t, y0 (n, d), params (n, k), t0=0.0) -> (n, d)`` closed-form solution at time ``t``.
+    param_ranges : dict
+        Documented ranges, e.g. ``{"mu": (0.1, 2.0)}``.
+    stiffness : str
+        How stiff it is and why (the measure and its range).
+    description : str
+        The equations, one line.
+    """
+
+    name: str
+    dim: int
+    n_params: int
+    stiff: bool
+    rhs: Any
+    rhs_block: Any
+    sample: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]
+    exact: Callable[..., np.ndarray] | None = None
+    param_ranges: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    stiffness: str = ""
+    description: str = ""
