@@ -1,0 +1,289 @@
+"""Run folders: where a training run writes its manifest, checkpoint and results.
+
+A run folder is ``<root>/<profile name>-<training seed>-<short profile hash>/``
+(:func:`default_run_dir`), so two different profiles can never share one.  An existing run
+folder is never overwritten: :func:`prepare_run_dir` refuses unless the caller asks to
+``resume`` (a checkpoint must be there) or to ``force`` a fresh start (only a folder that
+really is a run -- it holds ``manifest.json`` -- is ever deleted).
+
+Every file is written atomically (:mod:`rkcore.fileio`), so a killed run leaves either the
+previous version of a file or the new one, never half of one.  torch is imported only
+inside the checkpoint helpers.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rkcore.errors import RKInputError
+from rkcore.fileio import atomic_write_bytes, atomic_write_json
+
+from .errors import RunExistsError
+from .profile import Profile
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "MANIFEST_NAME",
+    "RUN_STATUSES",
+    "default_run_dir",
+    "git_commit",
+    "has_checkpoint",
+    "is_complete",
+    "is_run_dir",
+    "list_runs",
+    "load_checkpoint",
+    "now_iso",
+    "prepare_run_dir",
+    "read_manifest",
+    "save_checkpoint",
+    "update_manifest",
+    "versions",
+    "write_manifest",
+]
+
+MANIFEST_NAME = "manifest.json"
+CHECKPOINT_NAME = "checkpoint.pt"
+#: Values of a manifest's ``status``: ``interrupted`` = Ctrl-C with a checkpoint saved,
+#: ``rejected`` = finished without a valid result (:class:`rkml.errors.TrainingRejected`).
+RUN_STATUSES = ("running", "interrupted", "failed", "rejected", "complete")
+
+_MANIFEST_CORE_KEYS = ("profile", "profile_hash", "name", "seed", "overrides", "versions", "git_commit")
+
+
+def default_run_dir(profile: Profile, root: str | os.PathLike = "runs") -> Path:
+    """``root / "<name>-<seed>-<short hash>"`` for ``profile``."""
+    return Path(root) / f"{profile.name}-{profile.training.seed}-{profile.short_hash()}"
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a run folder (a directory holding ``manifest.json``)."""
+    return (Path(path) / MANIFEST_NAME).is_file()
+
+
+def has_checkpoint(run_dir: str | os.PathLike) -> bool:
+    """Whether ``run_dir`` holds a checkpoint to resume from."""
+    return (Path(run_dir) / CHECKPOINT_NAME).is_file()
+
+
+def prepare_run_dir(path: str | os.PathLike, *, resume: bool = False, force: bool = False) -> Path:
+    """Make ``path`` ready for a run, never overwriting an existing run by accident.
+
+    * absent or empty folder: created (with ``resume``: error, there is nothing to resume);
+    * a run folder (holds ``manifest.json``): ``force`` deletes and recreates it, ``resume``
+      keeps it (a checkpoint must be there), neither flag: :class:`RunExistsError`;
+    * anything else (a file, a non-empty folder that is not a run): error, never deleted.
+
+    Returns
+    -------
+    Path
+        The run folder (exists on return).
+
+    Raises
+    ------
+    RunExistsError
+        The folder is an existing run and neither flag was given.
+    RKInputError
+        ``resume`` without a checkpoint, both flags, or a non-empty folder that is not a run.
+    """
+    path = Path(path)
+    if resume and force:
+        raise RKInputError("--resume and --force exclude each other; pass one of them")
+    if path.exists() and not path.is_dir():
+        raise RKInputError(f"{path} exists and is not a folder; choose another --runs-dir")
+    empty = path.is_dir() and not any(path.iterdir())
+    if not path.exists() or empty:
+        if resume:
+            raise RKInputError(f"{path} has no checkpoint to resume; run without --resume")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    if not is_run_dir(path):
+        raise RKInputError(
+            f"{path} exists and is not a run folder (no {MANIFEST_NAME}); refusing to touch it, "
+            "choose another --runs-dir or remove it yourself"
+        )
+    if force:
+        shutil.rmtree(path)
+        path.mkdir(parents=True)
+        return path
+    if resume:
+        if not has_checkpoint(path):
+            raise RKInputError(f"{path} has no checkpoint to resume; pass --force to start afresh")
+        return path
+    if is_complete(path):
+        raise RunExistsError(f"{path} is a complete run; pass --force to start afresh")
+    if has_checkpoint(path):
+        raise RunExistsError(f"{path} exists; pass --resume to continue or --force to start afresh")
+    raise RunExistsError(f"{path} exists (no checkpoint to resume); pass --force to start afresh")
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 with seconds (for ``start_time`` / ``end_time``)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of python, numpy, numba and torch (``None`` for a package that is absent).
+
+    Read from the installed distributions' metadata, so torch is not imported.
+    """
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for package in ("numpy", "numba", "torch"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = None
+    return out
+
+
+def git_commit() -> str | None:
+    """``git rev-parse HEAD`` of the checkout holding this code, or ``None`` when unavailable."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+def write_manifest(run_dir: str | os.PathLike, profile: Profile, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``run_dir/manifest.json`` atomically.
+
+    Holds the full resolved profile (``profile``, loadable with ``Profile.from_dict``), its
+    ``profile_hash``, ``name``, ``seed``, ``overrides``, ``versions`` and ``git_commit``,
+    followed by ``extra`` (e.g. ``status``, ``start_time``, ``end_time``, ``device``).
+
+    Raises
+    ------
+    ValueError
+        ``extra`` repeats a core key, or holds a ``status`` not in :data:`RUN_STATUSES`.
+    """
+    extra = dict(extra or {})
+    clash = sorted(set(extra) & set(_MANIFEST_CORE_KEYS))
+    if clash:
+        raise ValueError(f"write_manifest: extra must not set {clash}; they come from the profile")
+    if "status" in extra and extra["status"] not in RUN_STATUSES:
+        raise ValueError(f"write_manifest: status must be one of {RUN_STATUSES}, got {extra['status']!r}")
+    manifest = {
+        "name": profile.name,
+        "seed": profile.training.seed,
+        "profile_hash": profile.hash(),
+        "overrides": list(profile.overrides),
+        "profile": profile.to_dict(),
+        "versions": versions(),
+        "git_commit": git_commit(),
+        **extra,
+    }
+    return atomic_write_json(Path(run_dir) / MANIFEST_NAME, manifest)
+
+
+def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The parsed ``manifest.json`` of ``run_dir``.
+
+    Raises
+    ------
+    RKInputError
+        Missing, unreadable or truncated manifest (one line naming the folder).
+    """
+    path = Path(run_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise RKInputError(f"{run_dir} is not a run folder (no {MANIFEST_NAME})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RKInputError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise RKInputError(f"{path}: not valid JSON (truncated?): {exc}") from None
+    if not isinstance(data, dict):
+        raise RKInputError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def update_manifest(run_dir: str | os.PathLike, **fields: Any) -> Path:
+    """Set ``fields`` (e.g. ``status="complete", end_time=now_iso()``) in an existing manifest."""
+    if "status" in fields and fields["status"] not in RUN_STATUSES:
+        raise ValueError(f"update_manifest: status must be one of {RUN_STATUSES}, got {fields['status']!r}")
+    clash = sorted(set(fields) & set(_MANIFEST_CORE_KEYS))
+    if clash:
+        raise ValueError(f"update_manifest: {clash} come from the profile; use write_manifest")
+    manifest = read_manifest(run_dir)
+    manifest.update(fields)
+    return atomic_write_json(Path(run_dir) / MANIFEST_NAME, manifest)
+
+
+def is_complete(run_dir: str | os.PathLike) -> bool:
+    """Whether ``run_dir`` holds a run whose manifest says ``status == "complete"``."""
+    try:
+        return read_manifest(run_dir).get("status") == "complete"
+    except RKInputError:
+        return False
+
+
+def list_runs(root: str | os.PathLike = "runs") -> tuple[Path, ...]:
+    """Run folders directly under ``root`` (those holding a manifest), sorted by name."""
+    root = Path(root)
+    if not root.is_dir():
+        return ()
+    return tuple(sorted(p for p in root.iterdir() if p.is_dir() and is_run_dir(p)))
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write ``state`` to ``run_dir/checkpoint.pt`` atomically (``torch.save``).
+
+    ``state`` may hold tensors, ``state_dict()`` results, Python scalars, strings, ``None``
+    and lists / tuples / dicts of these (what ``torch.load(weights_only=True)`` reads back);
+    store numpy arrays as tensors or lists.  A numpy ``Generator``'s
+    ``bit_generator.state`` dict is fine.
+    """
+    import torch
+
+    if not isinstance(state, dict):
+        raise TypeError(f"save_checkpoint: state must be a dict, got {type(state).__name__}")
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return atomic_write_bytes(Path(run_dir) / CHECKPOINT_NAME, buffer.getvalue())
+
+
+def load_checkpoint(run_dir: str | os.PathLike, *, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read the state saved by :func:`save_checkpoint` (tensors mapped to ``map_location``).
+
+    Raises
+    ------
+    RKInputError
+        No checkpoint, or one that cannot be read (one line naming the file).
+    """
+    import torch
+
+    path = Path(run_dir) / CHECKPOINT_NAME
+    if not path.is_file():
+        raise RKInputError(f"{run_dir} has no checkpoint ({CHECKPOINT_NAME})")
+    try:
+        # weights_only: a checkpoint is data, never code, even when the folder came from elsewhere.
+        state = torch.load(io.BytesIO(path.read_bytes()), map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises several unrelated types for a damaged file
+        first_line = (str(exc).splitlines() or [""])[0]
+        raise RKInputError(f"{path}: cannot load checkpoint: {type(exc).__name__}: {first_line}") from None
+    if not isinstance(state, dict):
+        raise RKInputError(f"{path}: checkpoint holds {type(state).__name__}, expected a dict")
+    return state
