@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from .errors import RKInputError, TableauError
-from .fileio import atomic_write_json
+from .fileio import atomic_write_text
 
 ROW_SUM_TOL = 1e-12
 _CORE_KEYS = ("name", "A", "b", "c", "b_hat")
@@ -65,13 +65,18 @@ def _to_float_array(value: Any, field: str, ndim: int) -> np.ndarray:
 
 
 def _float_row(value: Any, field: str) -> list[float]:
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TableauError(f"field '{field}' must be a list of numbers, got {type(value).__name__}")
     out = []
     for j, v in enumerate(value):
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
             raise TableauError(f"field '{field}' entry {j} is {v!r}, not a number")
-        out.append(float(v))
+        try:
+            out.append(float(v))
+        except OverflowError:
+            raise TableauError(f"field '{field}' entry {j} is too large for a float64") from None
     return out
 
 
@@ -137,7 +142,8 @@ class Tableau:
         for i in range(s):
             if abs(row_sums[i] - c[i]) > ROW_SUM_TOL * max(1.0, abs(c[i])):
                 raise TableauError(
-                    f"field 'c' row {i}: c[{i}] = {float(c[i])!r} but row {i} of A sums to {float(row_sums[i])!r}; "
+                    f"field 'c' row {i}: c[{i}] = {float(c[i])!r} but row {i} of A sums to "
+                    f"{float(row_sums[i])!r}; "
                     "c must equal the row sums of A (omit c to derive it)"
                 )
         if not isinstance(self.name, str):
@@ -149,7 +155,8 @@ class Tableau:
         object.__setattr__(self, "b", _as_readonly(b))
         object.__setattr__(self, "c", _as_readonly(c))
         object.__setattr__(self, "b_hat", None if b_hat is None else _as_readonly(b_hat))
-        object.__setattr__(self, "info", info)
+        # A read-only view: library constants are shared values and must not be edited in place.
+        object.__setattr__(self, "info", MappingProxyType(info))
 
     # ---------------------------------------------------------------- derived facts
     @property
@@ -183,8 +190,8 @@ class Tableau:
         if not self.is_explicit:
             i, j = (int(k) for k in np.argwhere(np.triu(self.A) != 0.0)[0])
             raise TableauError(
-                f"tableau '{self.name or '?'}' is implicit (A[{i}][{j}] = {float(self.A[i, j])!r} is on or above "
-                "the diagonal); the explicit stepper needs a strictly lower-triangular A"
+                f"tableau '{self.name or '?'}' is implicit (A[{i}][{j}] = {float(self.A[i, j])!r} is on or "
+                "above the diagonal); the explicit stepper needs a strictly lower-triangular A"
             )
 
     # ---------------------------------------------------------------- conversions
@@ -221,7 +228,9 @@ class Tableau:
     def from_dict(cls, data: Any, *, source: str = "tableau") -> Tableau:
         """Build a tableau from its JSON form; errors name ``source`` and the field."""
         if not isinstance(data, Mapping):
-            raise TableauError(f"{source}: expected a JSON object with keys A, b, c; got {type(data).__name__}")
+            raise TableauError(
+                f"{source}: expected a JSON object with keys A, b, c; got {type(data).__name__}"
+            )
         missing = [k for k in ("A", "b") if k not in data]
         if missing:
             raise TableauError(f"{source}: missing field '{missing[0]}' (a tableau needs at least A and b)")
@@ -282,6 +291,13 @@ def save_tableau(tableau: Tableau, path: str | os.PathLike, *, overwrite: bool =
         raise RKInputError(f"{path}: file exists; choose another path or allow overwriting")
     data = tableau.to_dict()
     for key, val in data.items():
-        if isinstance(val, float) and not math.isfinite(val):
+        if isinstance(val, float) and not np.isfinite(val):
             raise TableauError(f"info field '{key}' is {val}; JSON cannot hold non-finite numbers")
-    return atomic_write_json(path, data)
+    try:
+        text = json.dumps(data, indent=2, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TableauError(
+            f"tableau '{tableau.name}': an info field cannot be written as JSON ({exc}); "
+            "keep info values to finite numbers, strings, lists and dicts"
+        ) from None
+    return atomic_write_text(path, text + "\n")
