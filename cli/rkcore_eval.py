@@ -1,0 +1,247 @@
+"""``rkcore evaluate`` and ``rkcore work-precision``: score tableaux on a seeded ODE dataset.
+
+    rkcore evaluate [FILE.json ...] [--method NAME ...] [--problems 1000] [--stiff 300]
+        [--t-end 0.1] [--steps 100] [--seed 0] [--families a,b] [--split all]
+        [--weights 0.4,0.4,0.2] [--cache-dir DIR] [--json]
+    rkcore work-precision [FILE.json ...] [--method NAME ...] -o wp.png [--force]
+        [--steps 2,4,...] [--tolerances 1e-3,...] [dataset options] [--json]
+
+The metrics are defined in :mod:`rkcore.metrics`; :func:`register` adds both commands to
+the ``rkcore`` typer app.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cli.common import (
+    ForceFlag,
+    JsonFlag,
+    MethodOption,
+    TableauFiles,
+    check_output_path,
+    handles_user_errors,
+    load_tableaux,
+    to_json,
+)
+from rkcore import evaluate as evaluation
+from rkcore import work_precision as wp
+from rkcore.datasets import DatasetSpec
+from rkcore.errors import RKInputError
+from rkcore.metrics import Metrics, Weights
+
+
+class SplitName(str, enum.Enum):
+    all = "all"
+    train = "train"
+    validation = "validation"
+    test = "test"
+
+
+ProblemsOption = Annotated[int, typer.Option("--problems", help="Problems in the dataset.")]
+StiffOption = Annotated[int, typer.Option("--stiff", help="How many of them come from stiff families.")]
+TEndOption = Annotated[float, typer.Option("--t-end", help="Integration horizon of every problem.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Dataset seed (same seed, same problems).")]
+FamiliesOption = Annotated[
+    str | None,
+    typer.Option("--families", metavar="A,B,...", help="Comma-separated families (default: all of them)."),
+]
+SplitOption = Annotated[SplitName, typer.Option("--split", help="Which problems of the dataset to use.")]
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option("--cache-dir", help="Dataset cache folder (default: $RKCORE_CACHE_DIR or ~/.cache/rkcore)."),
+]
+OutputOption = Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")]
+
+
+def _families(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise RKInputError("--families is empty; give comma-separated family names or leave it out")
+    return names
+
+
+def _numbers(text: str, option: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise RKInputError(f"{option} must be comma-separated numbers, got {text!r}") from None
+
+
+def _weights(text: str) -> Weights:
+    values = _numbers(text, "--weights")
+    if len(values) != 3:
+        raise RKInputError(f"--weights needs three numbers accuracy,efficiency,stability, got {text!r}")
+    return Weights(*values)
+
+
+def _spec(problems: int, stiff: int, t_end: float, seed: int, families: str | None) -> DatasetSpec:
+    names = _families(families)
+    return DatasetSpec(n_problems=problems, n_stiff=stiff, t_end=t_end, seed=seed, families=names)
+
+
+# ----------------------------------------------------------------- evaluate
+
+
+def evaluate_command(
+    files: TableauFiles = None,
+    method: MethodOption = None,
+    problems: ProblemsOption = 1000,
+    stiff: StiffOption = 300,
+    t_end: TEndOption = 0.1,
+    steps: Annotated[int, typer.Option("--steps", help="Fixed steps over [0, t_end].")] = 100,
+    seed: SeedOption = 0,
+    families: FamiliesOption = None,
+    split: SplitOption = SplitName.all,
+    weights: Annotated[
+        str, typer.Option("--weights", metavar="A,E,S", help="Score weights: accuracy,efficiency,stability.")
+    ] = "0.4,0.4,0.2",
+    cache_dir: CacheDirOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Accuracy, efficiency, stability and weighted score of tableaux on a seeded dataset.
+
+    Accuracy is the mean log10 relative error at t_end with --steps steps, efficiency the
+    same at the function-evaluation budget of RK4, stability the fraction of stiff problems
+    that stay bounded; the score is the weighted gain over RK4 on the same problems (see
+    rkcore.metrics).  One table per family and one overall, tableaux side by side.
+    """
+    tableaux = load_tableaux(files, method)
+    if steps < 1:
+        raise RKInputError(f"--steps must be a positive integer, got {steps}")
+    spec = _spec(problems, stiff, t_end, seed, families)
+    score_weights = _weights(weights)
+    data = evaluation.load_split(spec, split.value, cache_dir=cache_dir, progress=not json_output)
+    result = evaluation.evaluate(tableaux, data, steps, weights=score_weights)
+    if json_output:
+        typer.echo(to_json({"dataset": spec.to_dict(), "split": split.value, **result.to_dict()}))
+        return
+    _print_evaluation(result, spec, split.value)
+
+
+def _fmt(x: float, spec: str = ".2f") -> str:
+    return "-" if x is None or not math.isfinite(x) else format(x, spec)
+
+
+def _metric_cells(m: Metrics) -> list[str]:
+    stab = "-" if math.isnan(m.stability) else f"{100 * m.stability:.0f}%"
+    return [_fmt(m.accuracy), _fmt(m.efficiency), stab, str(m.n_unstable), f"{m.nfev:,}"]
+
+
+def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: str) -> None:
+    console = Console()
+    cards = list(result.cards)
+    if not any(c.name == result.baseline.name for c in cards):
+        cards.append(result.baseline)
+    metric_columns = ("accuracy", "efficiency", "stability", "unstable", "nfev")
+
+    by_family = Table(
+        title=(
+            f"By family: acc = mean log10 error at {result.n_steps} steps, eff = the same at equal work "
+            "(RK4's evaluations), stab = % of the stiff problems that stay bounded"
+        ),
+        title_justify="left",
+    )
+    by_family.add_column("family", style="cyan", min_width=max(len(f) for f in result.families))
+    by_family.add_column("tableau", style="bold", no_wrap=True)
+    for col in ("acc", "eff", "stab", "unstable", "nfev"):
+        by_family.add_column(col, justify="right")
+    for i, family in enumerate(result.families):
+        if i:
+            by_family.add_section()
+        for card in cards:
+            m = card.families[family]
+            label = escape(family) if card is cards[0] else ""
+            by_family.add_row(label, escape(card.name), *_metric_cells(m))
+    console.print(by_family)
+
+    w = result.weights
+    stiff = result.baseline.overall.n_stiff
+    overall = Table(
+        title=(
+            f"Overall: {result.n_problems} problems, {stiff} stiff ({split} split of {spec.n_problems}, "
+            f"seed {spec.seed}, "
+            f"t_end {spec.t_end:g}); score = {w.accuracy:g} acc + {w.efficiency:g} eff "
+            f"+ {w.stability:g} stab, gains over rk4"
+        ),
+        title_justify="left",
+    )
+    overall.add_column("tableau", style="bold", no_wrap=True)
+    overall.add_column("s", justify="right")
+    for col in metric_columns:
+        overall.add_column(col, justify="right")
+    overall.add_column("beta_R/s", justify="right")
+    overall.add_column("score", justify="right", style="bold", min_width=6)
+    for card in cards:
+        overall.add_row(
+            escape(card.name),
+            str(card.stages),
+            *_metric_cells(card.overall),
+            _fmt(card.stability_interval_per_stage, ".3f"),
+            _fmt(card.score, "+.3f"),
+        )
+    console.print(overall)
+
+
+# ----------------------------------------------------------------- work-precision
+
+
+def work_precision_command(
+    output: OutputOption,
+    files: TableauFiles = None,
+    method: MethodOption = None,
+    force: ForceFlag = False,
+    steps: Annotated[
+        str, typer.Option("--steps", metavar="N,N,...", help="Step counts of the fixed-step sweep.")
+    ] = ",".join(str(n) for n in wp.DEFAULT_STEPS),
+    tolerances: Annotated[
+        str,
+        typer.Option("--tolerances", metavar="TOL,...", help="rtol = atol values of the adaptive sweep."),
+    ] = ",".join(f"{t:g}" for t in wp.DEFAULT_TOLERANCES),
+    problems: ProblemsOption = 200,
+    stiff: StiffOption = 60,
+    t_end: TEndOption = 0.1,
+    seed: SeedOption = 0,
+    families: FamiliesOption = None,
+    split: SplitOption = SplitName.all,
+    cache_dir: CacheDirOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Plot error against function evaluations over a dataset into a PNG.
+
+    Every tableau gets a fixed-step curve; embedded pairs also an adaptive curve
+    (rtol = atol = each tolerance).  An existing output file is kept unless --force.
+    """
+    if output.suffix.lower() != ".png":
+        raise RKInputError(f"{output}: the plot is a PNG image; give an output path ending in .png")
+    check_output_path(output, force)
+    tableaux = load_tableaux(files, method)
+    step_counts = _numbers(steps, "--steps")
+    if any(n != int(n) or n < 1 for n in step_counts):
+        raise RKInputError(f"--steps must be positive integers, got {steps!r}")
+    tols = _numbers(tolerances, "--tolerances")
+    spec = _spec(problems, stiff, t_end, seed, families)
+    data = evaluation.load_split(spec, split.value, cache_dir=cache_dir, progress=not json_output)
+    result = wp.work_precision(tableaux, data, steps=[int(n) for n in step_counts], tolerances=tols)
+    written = wp.plot_work_precision(result, output)
+    if json_output:
+        typer.echo(to_json({"dataset": spec.to_dict(), "split": split.value, "output": str(written),
+                            **result.to_dict()}))  # fmt: skip
+        return
+    typer.echo(f"wrote {written} ({len(result.curves)} curves over {result.n_problems} problems)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evaluate`` and ``work-precision`` to the ``rkcore`` app."""
+    app.command("evaluate")(handles_user_errors(evaluate_command))
+    app.command("work-precision")(handles_user_errors(work_precision_command))
