@@ -14,7 +14,7 @@ from .base import Family
 # --------------------------------------------------------------------------- Lotka-Volterra
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _lotka_volterra_rhs(t, y, p, dydt):
     x = y[0]
     z = y[1]
@@ -22,7 +22,7 @@ def _lotka_volterra_rhs(t, y, p, dydt):
     dydt[1] = p[3] * x * z - p[2] * z
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _lotka_volterra_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         x = Y[0, j]
@@ -65,7 +65,7 @@ LOTKA_VOLTERRA = Family(
 # --------------------------------------------------------------------------- FitzHugh-Nagumo
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fitzhugh_nagumo_rhs(t, y, p, dydt):
     v = y[0]
     w = y[1]
@@ -73,7 +73,7 @@ def _fitzhugh_nagumo_rhs(t, y, p, dydt):
     dydt[1] = p[2] * (v + p[0] - p[1] * w)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fitzhugh_nagumo_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         v = Y[0, j]
@@ -117,14 +117,14 @@ FITZHUGH_NAGUMO = Family(
 # --------------------------------------------------------------------------- Lorenz
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _lorenz_rhs(t, y, p, dydt):
     dydt[0] = p[0] * (y[1] - y[0])
     dydt[1] = y[0] * (p[1] - y[2]) - y[1]
     dydt[2] = y[0] * y[1] - p[2] * y[2]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _lorenz_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         x = Y[0, j]
@@ -169,7 +169,7 @@ LORENZ = Family(
 # --------------------------------------------------------------------------- Kepler
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _kepler_rhs(t, y, p, dydt):
     qx = y[0]
     qy = y[1]
@@ -181,7 +181,7 @@ def _kepler_rhs(t, y, p, dydt):
     dydt[3] = k * qy
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _kepler_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         qx = Y[0, j]
@@ -267,7 +267,7 @@ KEPLER = Family(
 # --------------------------------------------------------------------------- free rigid body
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rigid_body_rhs(t, y, p, dydt):
     i1 = p[0]
     i2 = p[1]
@@ -277,7 +277,7 @@ def _rigid_body_rhs(t, y, p, dydt):
     dydt[2] = (i1 - i2) / (i1 * i2) * y[0] * y[1]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rigid_body_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         i1 = P[0, j]

@@ -32,7 +32,7 @@ def _diffusion_radius(n_points: int) -> float:
 # --------------------------------------------------------------------------- Brusselator
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _brusselator_rhs(t, y, p, dydt):
     n = y.shape[0] // 2
     a = p[0]
@@ -52,7 +52,7 @@ def _brusselator_rhs(t, y, p, dydt):
         dydt[n + i] = b * u - uuv + diff * (v_left - 2.0 * v + v_right)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _brusselator_block(t, Y, P, dYdt):
     n = Y.shape[0] // 2
     m = Y.shape[1]
@@ -123,7 +123,7 @@ BRUSSELATOR_1D = Family(
 # --------------------------------------------------------------------------- heat equation
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _heat_rhs(t, y, p, dydt):
     n = y.shape[0]
     diff = p[0] * float((n + 1) * (n + 1))
@@ -133,7 +133,7 @@ def _heat_rhs(t, y, p, dydt):
         dydt[i] = diff * (left - 2.0 * y[i] + right)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _heat_block(t, Y, P, dYdt):
     n = Y.shape[0]
     m = Y.shape[1]

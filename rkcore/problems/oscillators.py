@@ -18,12 +18,12 @@ from .base import Family
 # --------------------------------------------------------------------------- exponential
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _exponential_rhs(t, y, p, dydt):
     dydt[0] = p[0] * y[0]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _exponential_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         dYdt[0, j] = P[0, j] * Y[0, j]
@@ -58,14 +58,14 @@ EXPONENTIAL = Family(
 # --------------------------------------------------------------------------- harmonic
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _harmonic_rhs(t, y, p, dydt):
     w = p[0]
     dydt[0] = y[1]
     dydt[1] = -w * w * y[0]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _harmonic_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         w = P[0, j]
@@ -106,7 +106,7 @@ HARMONIC = Family(
 # --------------------------------------------------------------------------- damped oscillator
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _damped_rhs(t, y, p, dydt):
     zeta = p[0]
     w = p[1]
@@ -114,7 +114,7 @@ def _damped_rhs(t, y, p, dydt):
     dydt[1] = -2.0 * zeta * w * y[1] - w * w * y[0]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _damped_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         zeta = P[0, j]
@@ -162,13 +162,13 @@ DAMPED_OSCILLATOR = Family(
 # --------------------------------------------------------------------------- pendulum
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _pendulum_rhs(t, y, p, dydt):
     dydt[0] = y[1]
     dydt[1] = -p[0] * np.sin(y[0])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _pendulum_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         dYdt[0, j] = Y[1, j]
@@ -200,7 +200,7 @@ PENDULUM = Family(
 # --------------------------------------------------------------------------- Duffing
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _duffing_rhs(t, y, p, dydt):
     x = y[0]
     v = y[1]
@@ -208,7 +208,7 @@ def _duffing_rhs(t, y, p, dydt):
     dydt[1] = p[3] * np.cos(p[4] * t) - p[0] * v - p[1] * x - p[2] * x * x * x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _duffing_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         x = Y[0, j]
@@ -254,7 +254,7 @@ DUFFING = Family(
 # --------------------------------------------------------------------------- Van der Pol
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _van_der_pol_rhs(t, y, p, dydt):
     x = y[0]
     v = y[1]
@@ -262,7 +262,7 @@ def _van_der_pol_rhs(t, y, p, dydt):
     dydt[1] = p[0] * (1.0 - x * x) * v - x
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _van_der_pol_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         x = Y[0, j]
@@ -298,7 +298,7 @@ VAN_DER_POL = Family(
 FPU_MASSES = 8  # a true constant: the chain length fixes the family's dimension
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fpu_rhs(t, y, p, dydt):
     n = y.shape[0] // 2
     w2 = p[0] * p[0]
@@ -311,7 +311,7 @@ def _fpu_rhs(t, y, p, dydt):
         dydt[n + i] = w2 * (right - left) + beta * (right * right * right - left * left * left)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fpu_block(t, Y, P, dYdt):
     n = Y.shape[0] // 2
     m = Y.shape[1]

@@ -22,7 +22,7 @@ from .oscillators import _van_der_pol_block, _van_der_pol_rhs
 LINEAR_DIM = 32  # first half: real eigenvalues; second half: 2x2 rotation-scaling blocks
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _linear_rhs(t, y, p, dydt):
     d = y.shape[0]
     half = d // 2
@@ -35,7 +35,7 @@ def _linear_rhs(t, y, p, dydt):
         dydt[i + 1] = alpha * y[i + 1] - beta * y[i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _linear_block(t, Y, P, dYdt):
     d = Y.shape[0]
     m = Y.shape[1]
@@ -117,14 +117,14 @@ LINEAR_SPECTRUM = Family(
 # --------------------------------------------------------------------------- Prothero-Robinson
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _prothero_robinson_rhs(t, y, p, dydt):
     lam = p[0]
     w = p[1]
     dydt[0] = lam * (y[0] - np.cos(w * t)) - w * np.sin(w * t)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _prothero_robinson_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         lam = P[0, j]
@@ -189,7 +189,7 @@ VAN_DER_POL_STIFF = Family(
 # --------------------------------------------------------------------------- Robertson, scaled
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _robertson_rhs(t, y, p, dydt):
     k1 = p[0]
     r = p[1]
@@ -202,7 +202,7 @@ def _robertson_rhs(t, y, p, dydt):
     dydt[2] = k1 * b * b
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _robertson_block(t, Y, P, dYdt):
     for j in range(Y.shape[1]):
         k1 = P[0, j]
