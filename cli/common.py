@@ -45,6 +45,15 @@ MethodOption = Annotated[
         show_default=False,
     ),
 ]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="SECTION.KEY=VALUE",
+        help="Override one profile setting, e.g. --set objective.w_acc=0.4 (repeatable; recorded).",
+        show_default=False,
+    ),
+]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a report.")]
 ForceFlag = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
 OutputOption = Annotated[

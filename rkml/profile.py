@@ -37,7 +37,7 @@ the built-in files spell out every value)::
     [training]
     epochs = 300                    # required
     seed = 0                        # default 0: generator initialisation and sampling
-    learning_rate = 0.01            # default 0.01
+    learning_rate = 0.0003          # default 0.0003
     candidates = 32                 # default 32: candidate tableaux sampled per step (>= 2)
     sigma = 0.05                    # default 0.05: exploration noise of the generator's output
     batch_problems = 256            # default 256: training problems per step (clamped to the split)
@@ -286,7 +286,7 @@ class TrainingSection(_Section):
     SECTION = "training"
     epochs: int
     seed: int = 0
-    learning_rate: float = 0.01
+    learning_rate: float = 0.0003
     candidates: int = 32
     sigma: float = 0.05
     batch_problems: int = 256
@@ -502,7 +502,7 @@ class Profile:
     def smoke(self) -> Profile:
         """Same profile on a tiny budget (same code paths), recorded as ``--smoke``.
 
-        60 problems (the stiff fraction kept), the default stage count only, 3 epochs,
+        60 problems (the stiff fraction kept), the default stage count only, 10 epochs,
         8 candidates, 16 problems per step.
         """
         n_problems = min(60, self.dataset.n_problems)
@@ -515,7 +515,7 @@ class Profile:
             training=_replace_section(
                 self.training,
                 "--smoke",
-                epochs=min(3, self.training.epochs),
+                epochs=min(10, self.training.epochs),
                 candidates=min(8, self.training.candidates),
                 batch_problems=min(16, self.training.batch_problems),
             ),

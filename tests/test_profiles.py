@@ -173,7 +173,7 @@ def test_smoke_shrinks_budget_only(name):
     assert s.dataset.n_problems == 60
     assert s.dataset.n_stiff == round(60 * p.dataset.n_stiff / p.dataset.n_problems)
     assert s.stages.counts == (p.stages.default,)
-    assert (s.training.epochs, s.training.candidates, s.training.batch_problems) == (3, 8, 16)
+    assert (s.training.epochs, s.training.candidates, s.training.batch_problems) == (10, 8, 16)
     # Everything that defines the run's character is kept.
     assert s.objective == p.objective and s.model == p.model and s.name == p.name
     assert s.dataset.t_end == p.dataset.t_end and s.training.seed == 2
@@ -283,7 +283,7 @@ def test_custom_profile_from_path_uses_documented_defaults(tmp_path):
     assert p.name == "my-run" and p.description == "my run"
     assert p.dataset.seed == 2024 and p.dataset.families == () and p.dataset.split == (0.6, 0.2, 0.2)
     assert p.model.layers == 2 and p.objective.min_order == 3 and p.objective.eval_steps == 40
-    assert (p.training.seed, p.training.learning_rate, p.training.candidates) == (0, 0.01, 32)
+    assert (p.training.seed, p.training.learning_rate, p.training.candidates) == (0, 0.0003, 32)
     assert (p.training.sigma, p.training.batch_problems) == (0.05, 256)
     assert load_profile(str(path)) == p
     # `profiles show` output of a custom profile loads back as the same profile.

@@ -1,0 +1,171 @@
+"""The ``rkml`` command: run profiles and training of the tableau generator.
+
+    rkml profiles list
+    rkml profiles show NAME|PATH [--set section.key=value ...] [--seed N]
+    rkml train --profile NAME|PATH [--set section.key=value ...] [--seed N] [--stages N]
+               [--device auto|cpu|cuda] [--smoke] [--resume] [--force] [--runs-dir runs]
+
+Each command resolves the profile once (:func:`rkml.profile.resolve_profile`) and passes
+that value to the library; nothing here holds a setting of its own.  Exit codes: 0 done,
+1 bad input (one line on stderr), 2 training finished without a valid result, 130
+interrupted (a checkpoint was saved; continue with ``--resume``).  torch is imported only
+when a run starts, so ``--help`` and ``profiles`` stay fast.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cli.common import SetOption, handles_user_errors, user_errors
+from rkml import runs
+from rkml.errors import TrainingRejected
+from rkml.profile import builtin_profiles, load_profile, resolve_profile
+
+app = typer.Typer(
+    name="rkml",
+    help="Train explicit Runge-Kutta tableau generators from run profiles.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+profiles_app = typer.Typer(help="List and inspect run profiles.", no_args_is_help=True)
+app.add_typer(profiles_app, name="profiles")
+# Issue 5 registers `sweep` and `compare` on `app` from their own modules.
+
+EXIT_REJECTED = 2
+EXIT_INTERRUPTED = 130
+
+
+class Device(str, enum.Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+# ----------------------------------------------------------------- shared options
+
+SeedOption = Annotated[
+    int | None,
+    typer.Option("--seed", help="Training seed (training.seed); default: the profile's.", show_default=False),
+]
+ProfileArgument = Annotated[
+    str, typer.Argument(metavar="NAME|PATH", help="A built-in profile name or a path to a .toml file.")
+]
+
+
+# ----------------------------------------------------------------- profiles
+
+
+@profiles_app.command("list")
+@handles_user_errors
+def list_profiles() -> None:
+    """Table of the built-in profiles."""
+    table = Table(title="rkml built-in profiles")
+    for header in ("profile", "ODEs", "stiff", "stages (default)", "t_end", "hidden units"):
+        table.add_column(header, justify="left" if header == "profile" else "right", no_wrap=True)
+    for header in ("w_acc", "w_eff", "w_stab", "epochs"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for name in builtin_profiles():
+        p = load_profile(name)
+        table.add_row(
+            name,
+            str(p.dataset.n_problems),
+            str(p.dataset.n_stiff),
+            f"{p.stages.min}–{p.stages.max} ({p.stages.default})",
+            f"{p.dataset.t_end:.2f}",
+            str(p.model.hidden_units),
+            f"{p.objective.w_acc:.2f}",
+            f"{p.objective.w_eff:.2f}",
+            f"{p.objective.w_stab:.2f}",
+            str(p.training.epochs),
+        )
+    console = Console()
+    # Piped output (and tests) would otherwise get rich's 80-column default and wrapped cells.
+    (console if console.is_terminal else Console(width=120)).print(table)
+
+
+@profiles_app.command("show")
+@handles_user_errors
+def show_profile(profile: ProfileArgument, set_: SetOption = None, seed: SeedOption = None) -> None:
+    """Print the resolved profile as TOML (loadable with --profile PATH)."""
+    resolved = resolve_profile(profile, overrides=set_ or (), seed=seed)
+    typer.echo(f"# profile hash: {resolved.hash()}")
+    typer.echo(f"# run folder:   {runs.default_run_dir(resolved).name}")
+    typer.echo(resolved.to_toml(), nl=False)
+
+
+# ----------------------------------------------------------------- train
+
+
+def _exit_with(code: int, label: str, message: str) -> None:
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
+    console.print(f"[bold red]{label}:[/bold red] {escape(' '.join(message.split()))}")
+    raise typer.Exit(code)
+
+
+ProfileOption = Annotated[
+    str, typer.Option("--profile", "-p", metavar="NAME|PATH", help="Built-in profile name or a .toml file.")
+]
+StagesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--stages", help="Train only this stage count (within the profile's range).", show_default=False
+    ),
+]
+DeviceOption = Annotated[Device, typer.Option("--device", help="Where torch runs; auto = CUDA if available.")]
+SmokeFlag = Annotated[bool, typer.Option("--smoke", help="Same code on a tiny budget (tests, a quick look).")]
+ResumeFlag = Annotated[bool, typer.Option("--resume", help="Continue the run from its checkpoint.")]
+ForceFlag = Annotated[bool, typer.Option("--force", help="Delete an existing run folder and start afresh.")]
+RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Folder holding the run folders.")]
+
+
+@app.command()
+def train(
+    profile: ProfileOption,
+    set_: SetOption = None,
+    seed: SeedOption = None,
+    stages: StagesOption = None,
+    device: DeviceOption = Device.auto,
+    smoke: SmokeFlag = False,
+    resume: ResumeFlag = False,
+    force: ForceFlag = False,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Train a tableau generator for every stage count of a profile; results go to a run folder."""
+    with user_errors():
+        resolved = resolve_profile(profile, overrides=set_ or (), seed=seed, stages=stages, smoke=smoke)
+        run_dir = runs.prepare_run_dir(runs.default_run_dir(resolved, runs_dir), resume=resume, force=force)
+    typer.echo(f"profile {resolved.name} ({resolved.short_hash()}), run folder {run_dir}")
+    try:
+        with user_errors():
+            # Imported here: torch and the generator load only when a run really starts.
+            import rkml.train
+
+            rkml.train.train(
+                resolved, run_dir, stages=stages, device=device.value, resume=resume, progress=True
+            )
+    except TrainingRejected as exc:
+        _exit_with(EXIT_REJECTED, "rejected", f"{exc} (run folder {run_dir})")
+    except KeyboardInterrupt:
+        _exit_with(EXIT_INTERRUPTED, "interrupted", f"checkpoint in {run_dir}; resume with --resume")
+    typer.echo(f"done: results in {run_dir}")
+
+
+from cli.rkml_sweep import register as register_sweep_compare  # noqa: E402  (issue 5: sweep, compare)
+
+register_sweep_compare(app)
+
+
+def main() -> None:
+    """Console-script entry point (``rkml``)."""
+    app(prog_name="rkml")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""``rkml sweep`` and ``rkml compare``: registered on the ``rkml`` app by :func:`register`.
+
+    rkml sweep --profiles balanced,efficiency-v2,accuracy,stability,mixed [--seeds 0,1,2]
+               [--set section.key=value ...] [--scheduler ADDRESS] [--workers N] [--smoke]
+               [--runs-dir runs] [--device auto|cpu|cuda]
+    rkml compare RUN_DIR... [--methods rk4,dopri5,...] -o report/ [--strict] [--force]
+
+Both commands resolve their inputs first (every profile, every seed, the method names) and
+report bad input in one line with exit code 1 before any work starts.  Exit code 2: some
+sweep runs failed, or ``compare --strict`` found guard errors (the report is written).
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cli.common import SetOption, user_errors
+from rkcore.errors import RKInputError
+
+EXIT_FAILED = 2
+
+
+class Device(str, enum.Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _split_list(text: str | None, option: str) -> list[str]:
+    items = [item.strip() for item in (text or "").split(",") if item.strip()]
+    if text is not None and not items:
+        raise RKInputError(f"{option} is empty; give a comma-separated list")
+    return items
+
+
+def _parse_seeds(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    seeds = []
+    for item in _split_list(text, "--seeds"):
+        try:
+            seed = int(item)
+        except ValueError:
+            raise RKInputError(f"--seeds: {item!r} is not an integer; write e.g. --seeds 0,1,2") from None
+        if seed < 0:
+            raise RKInputError(f"--seeds: {seed} is negative; seeds are >= 0")
+        seeds.append(seed)
+    return seeds
+
+
+def sweep_command(
+    profiles: Annotated[
+        str,
+        typer.Option(
+            "--profiles",
+            metavar="NAME,NAME,...",
+            help="Comma-separated built-in profile names or .toml paths.",
+        ),
+    ],
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            "--seeds",
+            metavar="N,N,...",
+            help="Training seeds; default: each profile's own.",
+            show_default=False,
+        ),
+    ] = None,
+    set_: SetOption = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Dask scheduler of an existing cluster; default: a local cluster of processes.",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Worker processes of the local cluster; default min(runs, cores).",
+            show_default=False,
+        ),
+    ] = None,
+    smoke: Annotated[
+        bool, typer.Option("--smoke", help="Every run on a tiny budget (tests, a quick look).")
+    ] = False,
+    runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Folder holding the run folders.")] = Path(
+        "runs"
+    ),
+    device: Annotated[Device, typer.Option("--device", help="Where torch runs in each run.")] = Device.auto,
+) -> None:
+    """Train every (profile, seed) as its own run on Dask; finished runs are skipped, unfinished resumed."""
+    from rkml.profile import resolve_profile
+    from rkml.sweep import plan_sweep, sweep
+
+    with user_errors():
+        resolved = [
+            resolve_profile(name, overrides=set_ or ()) for name in _split_list(profiles, "--profiles")
+        ]
+        seed_list = _parse_seeds(seeds)
+        plan_sweep(resolved, seed_list, runs_dir, smoke=smoke)  # every folder checked before work starts
+        result = sweep(
+            resolved,
+            seed_list,
+            runs_dir,
+            scheduler=scheduler,
+            n_workers=workers,
+            smoke=smoke,
+            device=device.value,
+        )
+    table = Table(
+        title=f"rkml sweep: {len(result.outcomes)} run(s) in {result.wall_s:.1f} s "
+        f"({result.n_workers} worker(s), {result.scheduler})"
+    )
+    for column in ("run", "status", "time", "message"):
+        table.add_column(column, overflow="fold")
+    for o in result.outcomes:
+        wall = f"{o.wall_s:.1f} s" if o.wall_s is not None else ""
+        table.add_row(o.label, o.status, wall, escape(o.message))
+    Console().print(table)
+    if not result.ok:
+        err = Console(stderr=True, soft_wrap=True, highlight=False)
+        for o in result.failed:
+            err.print(f"[bold red]failed:[/bold red] {escape(o.label)}: {escape(o.message)}")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def compare_command(
+    run_dirs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="RUN_DIR...", help="Run folders to compare (runs/* is fine; non-runs are listed)."
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Report folder (index.md, index.html, PNGs).")
+    ] = (Path("report")),
+    methods: Annotated[
+        str | None,
+        typer.Option(
+            "--methods",
+            metavar="NAME,NAME,...",
+            help="Library methods to compare against; default: those with the learned stage counts.",
+            show_default=False,
+        ),
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 2 when the guard finds errors.")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing report.")] = False,
+) -> None:
+    """Write a comparison report of finished runs, with the guard against identical results."""
+    import rkcore
+    from rkml.compare import compare
+
+    with user_errors():
+        names = _split_list(methods, "--methods") if methods is not None else None
+        for name in names or ():
+            rkcore.method(name)  # unknown names fail here, before any work
+        result = compare(run_dirs, output, methods=names, strict=False, force=force)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    for line in result.rejected:
+        err.print(f"[yellow]skipped:[/yellow] {escape(line)}")
+    for finding in result.errors:
+        err.print(f"[bold red]guard error:[/bold red] {escape(finding.message)}")
+    typer.echo(
+        f"report: {output / 'index.md'} and {output / 'index.html'} ({len(result.runs)} run(s), "
+        f"{len(result.rejected)} folder(s) left out, {len(result.errors)} guard error(s))"
+    )
+    if strict and result.errors:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``sweep`` and ``compare`` commands to the ``rkml`` app."""
+    app.command("sweep")(sweep_command)
+    app.command("compare")(compare_command)

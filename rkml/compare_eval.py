@@ -1,0 +1,413 @@
+"""The numbers and figures of the comparison report (used by :mod:`rkml.compare`).
+
+Everything shown about a tableau is recomputed from its coefficients with rkcore
+(:func:`rkcore.analyze`: verified order, principal error norm, stability limits) or read
+from the run's own ``metrics.json`` (its train / validation / test scores, which depend
+on the run's dataset and weights).  The common evaluation -- the cross-check, the
+work--precision diagram and the trade-off picture -- runs every learned headline tableau
+and every library method on one dataset that no run trained on
+(:func:`cross_check_spec`): a different seed, half of the problems stiff, the longest
+horizon any run used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import rkcore
+from rkcore.datasets import DatasetSpec, make_dataset
+from rkcore.errors import RKInputError
+from rkcore.evaluate import Evaluation, evaluate
+from rkcore.metrics import MetricArrays, weighted_score
+from rkcore.work_precision import work_precision
+
+from . import compare_plots as cp
+from . import report as rp
+from . import runs
+
+if TYPE_CHECKING:
+    from .compare import RunRecord
+
+#: Seeds of cross-check datasets start here, far from any profile's dataset seed.
+CROSS_CHECK_SEED = 10_000
+#: Step counts of the work--precision diagram, as multiples of the evaluation step count.
+WORK_PRECISION_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def cross_check_spec(records: Sequence[RunRecord], n_problems: int = 200) -> DatasetSpec:
+    """A dataset none of the runs trained on.
+
+    Seed ``CROSS_CHECK_SEED + k`` with the smallest ``k`` no run's dataset uses, every
+    family, half of the problems stiff (the profiles use 25--67 %), and the longest horizon
+    ``t_end`` of the runs.
+    """
+    used = {r.profile.dataset.seed for r in records}
+    seed = CROSS_CHECK_SEED
+    while seed in used:
+        seed += 1
+    t_end = max(r.profile.dataset.t_end for r in records)
+    return DatasetSpec(n_problems=n_problems, n_stiff=n_problems // 2, t_end=t_end, seed=seed)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CommonEvaluation:
+    """Learned headlines and library methods on the cross-check dataset.
+
+    Attributes
+    ----------
+    spec : DatasetSpec
+    n_steps : int
+        Fixed steps per problem (the runs' most common ``objective.eval_steps``).
+    labels : tuple of str
+        Run labels, then library method names; ``learned[i]`` says which is which.
+    learned : tuple of bool
+    evaluation : rkcore.evaluate.Evaluation
+        Score cards in ``labels`` order (RK4 baseline, default weights).
+    curves : tuple of compare_plots.Curve
+        Work--precision lines in ``labels`` order.
+    """
+
+    spec: DatasetSpec
+    n_steps: int
+    labels: tuple[str, ...]
+    learned: tuple[bool, ...]
+    evaluation: Evaluation
+    curves: tuple[cp.Curve, ...]
+
+    def arrays(self) -> tuple[MetricArrays, MetricArrays]:
+        """Overall metrics of every tableau and of the baseline, for :func:`weighted_score`."""
+        cards = self.evaluation.cards
+        arrays = MetricArrays(
+            accuracy=np.array([c.overall.accuracy for c in cards]),
+            efficiency=np.array([c.overall.efficiency for c in cards]),
+            stability=np.array([c.overall.stability for c in cards]),
+            n_unstable=np.array([c.overall.n_unstable for c in cards]),
+        )
+        base = self.evaluation.baseline.overall
+        baseline = MetricArrays(
+            np.array([base.accuracy]),
+            np.array([base.efficiency]),
+            np.array([base.stability]),
+            np.array([base.n_unstable]),
+        )
+        return arrays, baseline
+
+
+def evaluate_all(
+    records: Sequence[RunRecord],
+    library: Sequence[rkcore.Tableau],
+    spec: DatasetSpec | None = None,
+    *,
+    progress: bool = False,
+) -> CommonEvaluation:
+    """Evaluate every headline tableau and library method on the cross-check dataset."""
+    spec = cross_check_spec(records) if spec is None else spec
+    dataset = make_dataset(spec, progress=progress)
+    steps = [r.profile.objective.eval_steps for r in records]
+    n_steps = max(set(steps), key=steps.count)
+    tableaux = [r.tableau.replace(name=r.label) for r in records] + list(library)
+    labels = tuple(t.name for t in tableaux)
+    evaluation = evaluate(tableaux, dataset.all, n_steps)
+    curves = _work_precision(tableaux, dataset.all, n_steps, [True] * len(records) + [False] * len(library))
+    return CommonEvaluation(spec, n_steps, labels, tuple(c.learned for c in curves), evaluation, curves)
+
+
+def _work_precision(tableaux, split, n_steps: int, learned: Sequence[bool]) -> tuple[cp.Curve, ...]:
+    """Fixed-step work--precision curves (:func:`rkcore.work_precision.work_precision`) at
+    :data:`WORK_PRECISION_FACTORS` times ``n_steps``, as geometric-mean errors."""
+    steps = sorted({max(1, round(f * n_steps)) for f in WORK_PRECISION_FACTORS})
+    result = work_precision(tableaux, split, steps=steps, tolerances=())
+    return tuple(
+        cp.Curve(t.name, curve.nfev, 10.0**curve.log_error, bool(flag))
+        for t, curve, flag in zip(tableaux, result.curves, learned, strict=True)
+    )
+
+
+# ----------------------------------------------------------------- figures
+
+
+def write_figures(
+    records: Sequence[RunRecord], library: Sequence[rkcore.Tableau], common: CommonEvaluation, out_dir: Path
+) -> dict[str, str]:
+    """Write the PNGs; returns ``{figure key: file name}`` for the figures that could be drawn."""
+    files: dict[str, str] = {}
+    headlines = [r.tableau.replace(name=r.label) for r in records]
+    rkcore.plot_stability_regions(
+        headlines + [t for t in library if t.name == "rk4"],
+        out_dir / "stability_regions.png",
+        title="Stability regions |R(z)| <= 1 of the headline tableaux (RK4 for reference)",
+    )
+    files["stability"] = "stability_regions.png"
+    spec = common.spec
+    cp.plot_work_precision(
+        common.curves,
+        out_dir / "work_precision.png",
+        title=(
+            f"Work-precision on the cross-check dataset ({spec.n_problems} ODEs, {spec.n_stiff} stiff, "
+            f"t_end={spec.t_end:g}, seed {spec.seed})"
+        ),
+    )
+    files["work_precision"] = "work_precision.png"
+    points = [
+        cp.Point(label, c.accuracy_gain, c.efficiency_gain, c.overall.stability, learned)
+        for label, c, learned in zip(common.labels, common.evaluation.cards, common.learned, strict=False)
+    ]
+    cp.plot_tradeoff(
+        points,
+        out_dir / "tradeoff.png",
+        title=f"Accuracy / efficiency / stability on the cross-check dataset ({common.n_steps} steps)",
+    )
+    files["tradeoff"] = "tradeoff.png"
+    curves = [(r.label, c) for r in records if (c := training_curves(r))]
+    if curves:
+        cp.plot_training_grid(curves, out_dir / "training_curves.png", title="Training curves")
+        files["training"] = "training_curves.png"
+    return files
+
+
+def training_curves(record: RunRecord) -> dict[int, dict[str, list[float]]] | None:
+    """Per-stage-count training curves (``step``, ``train``, ``val_step``, ``validation``).
+
+    Read from the run's ``history.json`` (``{"<s>": curve}``, optionally under ``"stages"``);
+    failing that, from the ``curves`` its checkpoint holds.  None when neither has any.
+    """
+    source: Any = record.history
+    if isinstance(source, Mapping):
+        source = source.get("stages", source)
+    elif runs.has_checkpoint(record.path):
+        try:
+            source = runs.load_checkpoint(record.path).get("curves")
+        except RKInputError:
+            source = None
+    if not isinstance(source, Mapping):
+        return None
+    out: dict[int, dict[str, list[float]]] = {}
+    for key, data in source.items():
+        if str(key).isdigit() and isinstance(data, Mapping) and data.get("step") and "train" in data:
+            out[int(key)] = dict(data)
+    return out or None
+
+
+# ----------------------------------------------------------------- tableau sections
+
+
+def _interval(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return "∞" if math.isinf(x) else rp.fmt_number(x)
+
+
+def analysis_row(label: str, tableau: rkcore.Tableau) -> tuple[str, ...]:
+    """Recomputed facts of one tableau: name, s, verified (claimed) order, error norm, limits."""
+    a = rkcore.analyze(tableau, area=False)
+    claim = tableau.stated_order
+    order = str(a.order) if claim is None or claim == a.order else f"{a.order} (claims {claim})"
+    return (
+        label,
+        str(a.stages),
+        order,
+        rp.fmt_number(a.principal_error_norm),
+        _interval(a.real_stability_interval),
+        _interval(a.imaginary_stability_interval),
+        _interval(a.real_stability_interval / a.stages),
+    )
+
+
+ANALYSIS_HEADER = (
+    "method",
+    "s",
+    "order (verified)",
+    "principal error norm",
+    "real limit",
+    "imaginary limit",
+    "real limit / s",
+)
+
+
+def tableau_sections(records: Sequence[RunRecord], library: Sequence[rkcore.Tableau]) -> list[rp.Block]:
+    """Per run: every learned tableau in Butcher layout, its analysis next to the library
+    methods with the same stage count, and the run's own test-split scores."""
+    blocks: list[rp.Block] = [rp.Heading("Learned tableaux")]
+    for r in records:
+        blocks.append(rp.Heading(r.label, 3))
+        for s, t in sorted(r.stage_tableaux.items()):
+            headline = t.equals(r.tableau) and s == r.tableau.stages
+            blocks.append(rp.Paragraph(f"{s} stages" + (" (headline)" if headline else "") + ":"))
+            blocks.append(rp.Preformatted(rkcore.butcher_layout(t)))
+            rows = [analysis_row(f"{r.label} (learned)", t)]
+            if s in r.initial:
+                rows.append(analysis_row("initialisation", r.initial[s]))
+            rows += [analysis_row(m.name, m) for m in library if m.stages == s]
+            blocks.append(rp.Table(ANALYSIS_HEADER, tuple(rows)))
+            scores = split_scores(r, s)
+            if scores:
+                blocks.append(
+                    rp.Table(
+                        ("method", "train score", "validation score", "test score"),
+                        scores,
+                        caption=f"scores on the run's own dataset ({s} stages, weighted objective, "
+                        "higher is better)",
+                    )
+                )
+    return blocks
+
+
+def split_scores(record: RunRecord, stages: int) -> tuple[tuple[str, ...], ...]:
+    """Rows (method, train, validation, test score) for one stage count from ``metrics.json``.
+
+    Layout written by :func:`rkml.train.train`: ``stages.<s>.<split>`` holds score cards
+    ``learned``, ``initialisation``, ``library.<name>`` and ``rk4``, each with a ``score``.
+    """
+    metrics = record.metrics
+    stage = metrics.get("stages", {}).get(str(stages)) if isinstance(metrics, Mapping) else None
+    if not isinstance(stage, Mapping):
+        return ()
+    splits = ("train", "validation", "test")
+    names = ["learned", "initialisation"]
+    for split in splits:
+        for name in (stage.get(split) or {}).get("library") or {}:
+            if name not in names:
+                names.append(name)
+    if "rk4" not in names:
+        names.append("rk4")
+    rows = []
+    for name in names:
+        values = [_score(stage.get(split), name) for split in splits]
+        if any(v is not None for v in values):
+            label = "rk4 (baseline)" if name == "rk4" and stages != 4 else name
+            rows.append((label, *(rp.fmt_number(v) for v in values)))
+    return tuple(rows)
+
+
+def _score(split: Any, name: str) -> float | None:
+    if not isinstance(split, Mapping):
+        return None
+    card = (
+        split.get(name) if name in ("learned", "initialisation") else (split.get("library") or {}).get(name)
+    )
+    if card is None and name == "rk4":
+        card = split.get("rk4")
+    value = card.get("score") if isinstance(card, Mapping) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+# ----------------------------------------------------------------- evaluation sections
+
+
+def evaluation_sections(
+    records: Sequence[RunRecord],
+    library: Sequence[rkcore.Tableau],
+    common: CommonEvaluation,
+    files: Mapping[str, str],
+) -> list[rp.Block]:
+    """Stability plot, cross-check tables, work--precision, trade-off and training curves."""
+    spec = common.spec
+    seeds = ", ".join(sorted({str(r.profile.dataset.seed) for r in records}))
+    blocks: list[rp.Block] = [
+        rp.Heading("Stability regions"),
+        rp.Image(
+            files["stability"],
+            "stability regions",
+            "Headline tableaux of every run, RK4 for reference. Every s-stage method of order p = s <= 4 "
+            "has the same stability polynomial (the Taylor polynomial of exp), so their regions coincide.",
+        ),
+        rp.Heading("Cross-check on a dataset no run trained on"),
+        rp.Paragraph(
+            f"{spec.n_problems} ODEs from every family, {spec.n_stiff} stiff, horizon t_end = "
+            f"{spec.t_end:g}, dataset seed {spec.seed} (the runs used seeds {seeds}); {common.n_steps} fixed "
+            "steps per "
+            "problem. Accuracy and efficiency are mean log10 errors (lower is better; efficiency at RK4's "
+            "evaluation budget); stability is the fraction of stiff problems that stay bounded."
+        ),
+    ]
+    rows = []
+    for label, card, learned in zip(common.labels, common.evaluation.cards, common.learned, strict=False):
+        rows.append(
+            (
+                rp.Cell(label, bold=learned),
+                str(card.stages),
+                rp.fmt_number(card.overall.accuracy),
+                rp.fmt_number(card.overall.efficiency),
+                rp.fmt_number(card.overall.stability),
+                _interval(card.stability_interval_per_stage),
+                rp.fmt_number(card.score),
+            )
+        )
+    blocks.append(
+        rp.Table(
+            (
+                "method",
+                "s",
+                "accuracy",
+                "efficiency",
+                "stability",
+                "real limit / s",
+                "score (default weights)",
+            ),
+            tuple(rows),
+            caption="learned headline tableaux in bold",
+        )
+    )
+    blocks.append(_generalisation_table(records, library, common))
+    blocks += [
+        rp.Heading("Work-precision"),
+        rp.Image(
+            files["work_precision"],
+            "work-precision diagram",
+            "Geometric-mean error at t_end against right-hand-side evaluations, cross-check dataset.",
+        ),
+        rp.Heading("Trade-off"),
+        rp.Image(
+            files["tradeoff"],
+            "accuracy, efficiency and stability trade-off",
+            "Gains over RK4 on the cross-check dataset; colour = efficiency gain.",
+        ),
+    ]
+    blocks.append(rp.Heading("Training curves"))
+    if "training" in files:
+        blocks.append(
+            rp.Image(files["training"], "training curves", "Weighted score against update, per run.")
+        )
+    else:
+        blocks.append(rp.Paragraph("No run recorded a training history (history.json)."))
+    return blocks
+
+
+def _generalisation_table(
+    records: Sequence[RunRecord], library: Sequence[rkcore.Tableau], common: CommonEvaluation
+) -> rp.Table:
+    """Each run's headline under its own weights on the cross-check data, against the best
+    library method with the same stage count under the same weights."""
+    arrays, baseline = common.arrays()
+    rows = []
+    n = len(records)
+    for i, r in enumerate(records):
+        score = weighted_score(arrays, baseline, r.profile.weights())
+        same = [n + j for j, t in enumerate(library) if t.stages == r.tableau.stages]
+        if same:
+            best = max(same, key=lambda j: score[j])
+            best_name, best_score = common.labels[best], float(score[best])
+            verdict = "yes" if score[i] > best_score else "no"
+        else:
+            best_name, best_score, verdict = "–", float("nan"), "–"
+        rows.append(
+            (
+                r.label,
+                str(r.tableau.stages),
+                rp.fmt_number(float(score[i])),
+                best_name,
+                rp.fmt_number(best_score),
+                rp.Cell(verdict, verdict == "no"),
+            )
+        )
+    return rp.Table(
+        ("run", "s", "score (run's weights)", "best same-s library method", "its score", "learned better?"),
+        tuple(rows),
+        caption="does the headline tableau generalise? (weighted score vs RK4 under each run's own weights)",
+    )

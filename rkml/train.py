@@ -1,0 +1,648 @@
+"""Training of the tableau generator: ``train(profile, run_dir, ...)``, the one entry point.
+
+Method
+------
+For each stage count ``s`` of the profile the generator (:mod:`rkml.generator`) gives the mean
+``mu`` of a Gaussian search distribution ``N(mu, sigma^2 I)`` over the free parameters of an
+explicit ``s``-stage tableau.  One *epoch* is one update of the generator from one minibatch of
+training problems (an ES generation), so ``training.epochs`` updates are made per stage count:
+
+1. **Centre.**  ``mu`` is projected onto the order-``p`` conditions by minimum-norm
+   Gauss--Newton with path tracking (:mod:`rkml.polish`): ``centre = P(mu)``.  ``p`` is the
+   highest order within reach for ``s`` stages and never below ``objective.min_order``
+   (:func:`rkml.polish.order_target`: ``s`` for ``s <= 4``, else 4).
+2. **Candidates.**  ``h = candidates // 2`` directions ``eps_k ~ N(0, I)`` give the mirrored
+   (antithetic) candidates ``P(centre +- sigma eps_k)`` -- projected too, so *every scored
+   candidate has verified order >= p*; one that cannot be projected ranks last.
+3. **Fitness.**  Each candidate is integrated by rkcore's fixed-step kernel
+   (:func:`rkcore.evaluate.score_batch`) on ``batch_problems`` training problems drawn without
+   replacement, with ``objective.eval_steps`` steps over ``[0, t_end]``; its fitness is the
+   profile's weighted objective (accuracy, efficiency at equal work, stability; each a gain over
+   RK4 on the same problems, :mod:`rkcore.metrics`).
+4. **Update.**  Fitness is replaced by centred ranks and the antithetic search gradient
+   ``g = sum_k (f+_k - f-_k) eps_k / (2 h sigma)`` is formed (Salimans et al. 2017, "Evolution
+   Strategies as a Scalable Alternative to Reinforcement Learning"; rank shaping from Wierstra
+   et al. 2014, "Natural Evolution Strategies"; with a Gaussian policy this is REINFORCE,
+   Williams 1992).  It is pushed through the network by the chain rule, together with the
+   differentiable order-condition penalty ``||r(mu)||^2 / sigma^2`` on the trees of
+   :func:`rkcore.rooted_trees` (Butcher 2016, sec. 31): the loss is
+   ``-(mu . g) + ||r(mu)||^2 / sigma^2``, minimised by Adam at ``training.learning_rate``.
+   The penalty keeps ``mu`` within about ``sigma`` of the order manifold, so the projection in
+   step 1 stays short; dividing by ``sigma^2`` measures residuals in units of the exploration
+   noise, so no extra weight needs choosing.
+5. **Selection.**  Every few epochs the centre and the step's best candidate are scored on the
+   whole validation split; the best on validation is kept (the untrained, polished
+   initialisation is the first entry, so "no improvement" means the initialisation is kept --
+   and then the run is rejected).
+
+Why this design: the objective comes from integrating ODEs with a compiled kernel and is not
+differentiable in the coefficients (blow-ups, error floors, step counts), so a score-function
+(ES/REINFORCE) estimate is the natural gradient signal; the order conditions *are* polynomial,
+so they are enforced exactly by projection rather than hoped for by a penalty alone, and the
+result is guaranteed a verified order instead of an approximate one.
+
+After training, each stage count's best tableau is polished once more, its order is verified by
+:func:`rkcore.order.order` with tolerance 1e-12, and the train / validation / test scores of it,
+of its polished initialisation and of every library method with the same stage count and at
+least the minimum order are written to ``metrics.json`` (the curves to ``history.json`` and
+``training_curve.png``).  The headline ``tableau.json`` is the
+best on validation.  Gates (:class:`rkml.errors.TrainingRejected`, nothing written as a result):
+the headline equals its initialisation, or any result fails its order.
+
+Randomness: the generator's initial weights come from ``torch.manual_seed(training.seed)``
+(inside ``torch.random.fork_rng``, so the caller's RNG is untouched); everything drawn afterwards
+(directions, minibatches) comes from one ``numpy.random.Generator(PCG64(training.seed))`` whose
+state is checkpointed.  With deterministic torch algorithms and per-candidate independent
+scoring, the same profile and seed give a bit-identical tableau on the same machine, and a
+resumed run gives the same tableau as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import rkcore
+from rkcore.datasets import make_dataset
+from rkcore.errors import RKInputError
+from rkcore.order import order, order_conditions
+from rkml import runs
+from rkml.errors import TrainingRejected
+from rkml.generator import TableauGenerator, flatten, n_free_params, unflatten, unflatten_torch
+from rkml.objective import (
+    centered_ranks,
+    es_gradient,
+    library_rivals,
+    order_penalty,
+    problem_set,
+    score_points,
+    scorecards,
+    split_rows,
+    tree_program,
+)
+from rkml.plots import plot_training_curves
+from rkml.polish import (
+    ACCEPT_RESIDUAL,
+    PolishFailed,
+    Target,
+    max_residual,
+    order_target,
+    polish,
+    project_batch,
+)
+from rkml.profile import Profile
+
+
+@dataclasses.dataclass(frozen=True)
+class StageResult:
+    """The outcome for one stage count.
+
+    Attributes
+    ----------
+    stages : int
+    tableau : rkcore.Tableau
+        Polished, order-verified best tableau on validation.
+    order : int
+        Verified order (all residuals through it <= 1e-12).
+    initialisation : rkcore.Tableau
+        The untrained generator's output, polished the same way.
+    validation_score : float
+        Weighted objective on the validation split (RK4 = 0, higher is better).
+    """
+
+    stages: int
+    tableau: rkcore.Tableau
+    order: int
+    initialisation: rkcore.Tableau
+    validation_score: float
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` returns (everything is also written to ``run_dir``).
+
+    Attributes
+    ----------
+    run_dir : pathlib.Path
+    tableau : rkcore.Tableau
+        The headline tableau (best on validation across stage counts).
+    stages : int
+    order : int
+    results : tuple of StageResult
+        One per trained stage count.
+    metrics : dict
+        The content of ``metrics.json``.
+    beats_library : bool
+        Whether the headline beats every same-stage library method on the test split.
+    wall_time : float
+        Seconds spent in this call.
+    """
+
+    run_dir: Path
+    tableau: rkcore.Tableau
+    stages: int
+    order: int
+    results: tuple[StageResult, ...]
+    metrics: dict
+    beats_library: bool
+    wall_time: float
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cpu"``/``"cuda"`` as asked."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device not in ("cpu", "cuda"):
+        raise RKInputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RKInputError("device 'cuda' asked for but torch sees no CUDA device; use --device cpu or auto")
+    return torch.device(device)
+
+
+def stage_counts(profile: Profile, stages: int | None) -> tuple[int, ...]:
+    """The stage counts to train: the profile's range, or only ``stages``."""
+    counts = tuple(profile.stages.counts)
+    if stages is None:
+        return counts
+    if stages not in counts:
+        raise RKInputError(
+            f"--stages {stages} is outside profile '{profile.name}' range "
+            f"{profile.stages.min}..{profile.stages.max}"
+        )
+    return (int(stages),)
+
+
+def validation_interval(profile: Profile) -> int:
+    """Epochs between validation checks: about 40 checks per stage count."""
+    return max(1, profile.training.epochs // 40)
+
+
+def checkpoint_interval(profile: Profile) -> int:
+    """Epochs between periodic checkpoints: about 10 per stage count."""
+    return max(1, profile.training.epochs // 10)
+
+
+class Start(NamedTuple):
+    """Where one stage count's search starts: ``name`` ("anchor" or a library key), point ``x``."""
+
+    name: str
+    x: np.ndarray
+    validation_score: float
+
+
+def choose_starts(targets: dict[int, Target], validation, weights) -> dict[int, Start]:
+    """Warm starts: per stage count, the best on validation of the polished anchor and every library
+    method of that stage count that satisfies the target order's conditions.
+
+    Starting from the best hand-made tableau means training has to *improve on* it to publish
+    anything (the untrained generator's output near the start is the recorded initialisation),
+    and puts order-5 library methods within reach of stage counts whose own search is restricted
+    to order 4 (the projection onto order 5 and up does not converge reliably, see
+    :func:`rkml.polish.order_target`).  Deterministic: it depends only on the validation split.
+    """
+    starts = {}
+    for s, target in targets.items():
+        pool = {"anchor": target.origin}
+        for name, t in library_rivals(s, target.order).items():
+            x = flatten(t.A, t.b)
+            if max_residual(x[None], s, target.order)[0] <= ACCEPT_RESIDUAL:
+                pool[name] = x
+        names = list(pool)
+        scores = score_points(np.stack([pool[n] for n in names]), s, validation, weights).score
+        k = int(np.argmax(scores))
+        starts[s] = Start(names[k], pool[names[k]], float(scores[k]))
+    return starts
+
+
+def _tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.tensor(np.asarray(x, dtype=np.float64))
+
+
+def _tableau(x: np.ndarray, s: int, name: str, info: dict[str, Any] | None = None) -> rkcore.Tableau:
+    A, b = unflatten(np.asarray(x, dtype=np.float64), s)
+    return rkcore.Tableau(A=A, b=b, name=name, info=info or {})
+
+
+# --------------------------------------------------------------------------- the entry point
+
+
+def train(
+    profile: Profile,
+    run_dir: str | Path,
+    *,
+    stages: int | None = None,
+    device: str = "auto",
+    resume: bool = False,
+    progress: bool = True,
+    dataset_cache: str | Path | None = None,
+) -> TrainResult:
+    """Train the generator of ``profile`` and write the run's results to ``run_dir``.
+
+    Parameters
+    ----------
+    profile : rkml.profile.Profile
+        The only source of settings.
+    run_dir : path
+        Prepared run folder (:func:`rkml.runs.prepare_run_dir`).
+    stages : int, optional
+        Train only this stage count (must lie in the profile's range).
+    device : {"auto", "cpu", "cuda"}
+        Where the generator runs; scoring is rkcore on the CPU.
+    resume : bool
+        Continue from ``run_dir``'s checkpoint (same profile required).
+    progress : bool
+        Show a progress bar (epoch, stage count, best validation score, verified order).
+    dataset_cache : path, optional
+        Dataset cache folder (default: rkcore's, see :func:`rkcore.datasets.resolve_cache_dir`).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    rkml.errors.TrainingRejected
+        The headline equals its initialisation, or a result fails its order; no result written.
+    KeyboardInterrupt
+        After saving a checkpoint (status ``interrupted``); resume with ``resume=True``.
+    """
+    # ---------------------------------------------------------------- set-up
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    counts = stage_counts(profile, stages)
+    dev = resolve_device(device)
+    sigma = profile.training.sigma
+    half = profile.training.candidates // 2
+    weights = profile.weights()
+    checkpoint = runs.load_checkpoint(run_dir) if resume else None
+    if checkpoint is not None:
+        _check_resumable(checkpoint, profile, counts, run_dir)
+    manifest_extra = {"status": "running", "device": str(dev), "stage_counts": list(counts)}
+    if dev.type == "cuda":
+        # cuBLAS is only deterministic with a fixed workspace; must be set before its first use.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        manifest_extra["cublas_workspace_config"] = os.environ["CUBLAS_WORKSPACE_CONFIG"]
+    if checkpoint is not None:
+        manifest_extra["start_time"] = runs.read_manifest(run_dir).get("start_time", runs.now_iso())
+        manifest_extra["resumed_at"] = runs.now_iso()
+    else:
+        manifest_extra["start_time"] = runs.now_iso()
+    runs.write_manifest(run_dir, profile, manifest_extra)
+
+    previous_determinism = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        dataset = make_dataset(profile.dataset_spec(), cache_dir=dataset_cache, progress=progress)
+        n_steps = profile.objective.eval_steps
+        validation = problem_set(dataset.validation, n_steps)
+        try:
+            targets = {s: order_target(s, profile.objective.min_order) for s in counts}
+        except PolishFailed as exc:
+            raise TrainingRejected(str(exc)) from None
+        starts = choose_starts(targets, validation, weights)
+        targets = {s: Target(targets[s].order, starts[s].x) for s in counts}
+        n_train = dataset.train.n_problems
+        batch = min(profile.training.batch_problems, n_train)
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(profile.training.seed)
+            bases = {s: start.x for s, start in starts.items() if start.name != "anchor"}
+            generator = TableauGenerator.from_profile(profile, bases=bases)
+        generator.to(dev)
+        rng = np.random.Generator(np.random.PCG64(profile.training.seed))
+
+        if checkpoint is None:
+            state = _fresh_state(generator, targets, validation, weights)
+        else:
+            state = _restore_state(checkpoint, generator, rng)
+
+        bar = tqdm(
+            total=len(counts) * profile.training.epochs,
+            initial=state["stage_index"] * profile.training.epochs + state["step"],
+            disable=not progress,
+            desc=profile.name,
+            dynamic_ncols=True,
+        )
+        snapshot = _snapshot(state, generator, None, rng)
+        try:
+            # ------------------------------------------------------------ loop
+            while state["stage_index"] < len(counts):
+                s = counts[state["stage_index"]]
+                p = targets[s].order
+                program = tree_program(p)
+                optimizer = torch.optim.Adam(generator.parameters(), lr=profile.training.learning_rate)
+                if state.get("optimizer") is not None:
+                    optimizer.load_state_dict(state.pop("optimizer"))
+                if state["centre"] is None:
+                    state["centre"] = state["init_centre"][s].copy()
+                best = state["best"][s]
+                curve = state["curves"][s]
+                while state["step"] < profile.training.epochs:
+                    epoch = state["step"]
+                    snapshot = _snapshot(state, generator, optimizer, rng)
+
+                    mu = generator.mean(s)
+                    mu_np = mu.detach().cpu().numpy()
+                    centred = project_batch(mu_np[None], s, p, origin=state["centre"])
+                    if centred.converged[0]:
+                        state["centre"] = centred.x[0]
+                    centre = state["centre"]
+
+                    eps = rng.standard_normal((half, n_free_params(s)))
+                    mirrored = np.concatenate([centre + sigma * eps, centre - sigma * eps])
+                    cands = project_batch(mirrored, s, p, origin=centre)
+                    rows = np.sort(rng.choice(n_train, size=batch, replace=False))
+                    minibatch = problem_set(split_rows(dataset.train, rows), n_steps)
+                    fitness = np.full(2 * half, -np.inf)
+                    ok = np.flatnonzero(cands.converged)
+                    points = np.concatenate([cands.x[ok], centre[None]])
+                    scores = score_points(points, s, minibatch, weights).score
+                    fitness[ok] = scores[:-1]
+
+                    grad = es_gradient(eps, centered_ranks(fitness), sigma)
+                    A_mu, b_mu = unflatten_torch(mu[None], s)
+                    penalty = order_penalty(A_mu, b_mu, program) / sigma**2
+                    loss = -(mu * torch.as_tensor(grad, device=mu.device)).sum() + penalty
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+
+                    curve["step"].append(epoch)
+                    curve["train"].append(float(scores[-1]))
+                    curve["penalty"].append(float(penalty.detach()))
+                    state["step"] += 1
+
+                    # ---------------------------------------------------- evaluation
+                    last = state["step"] == profile.training.epochs
+                    if state["step"] % validation_interval(profile) == 0 or last:
+                        with torch.no_grad():
+                            pool = [centre]
+                            if ok.size:
+                                pool.append(cands.x[ok[int(np.argmax(scores[:-1]))]])
+                            val = score_points(np.stack(pool), s, validation, weights).score
+                        k = int(np.argmax(val))
+                        if val[k] > best["score"]:
+                            best.update(x=pool[k].copy(), score=float(val[k]), step=epoch)
+                            best["order"] = order(_tableau(pool[k], s, "best"), tol=ACCEPT_RESIDUAL)
+                        curve["val_step"].append(epoch)
+                        curve["validation"].append(float(val[0]))
+                        curve["best"].append(best["score"])
+                    bar.update(1)
+                    bar.set_postfix(
+                        s=s, epoch=f"{epoch + 1}/{profile.training.epochs}",
+                        best=f"{best['score']:+.3f}", order=best["order"],
+                    )  # fmt: skip
+
+                    # ---------------------------------------------------- checkpoint
+                    if state["step"] % checkpoint_interval(profile) == 0 and not last:
+                        snap = _snapshot(state, generator, optimizer, rng)
+                        runs.save_checkpoint(run_dir, _payload(profile, counts, snap))
+                state.update(stage_index=state["stage_index"] + 1, step=0, centre=None)
+                snap = _snapshot(state, generator, None, rng)
+                runs.save_checkpoint(run_dir, _payload(profile, counts, snap))
+        except KeyboardInterrupt:
+            # The snapshot is the state at the start of the interrupted epoch: a clean boundary.
+            runs.save_checkpoint(run_dir, _payload(profile, counts, snapshot))
+            raise
+        finally:
+            bar.close()
+
+        # ---------------------------------------------------------------- results
+        results = [_finish_stage(s, state, profile, targets[s].order) for s in counts]
+        metrics = _metrics(results, dataset, profile, starts)
+        headline = max(results, key=lambda r: r.validation_score)
+        if headline.tableau.equals(headline.initialisation, tol=1e-12):
+            raise TrainingRejected(
+                f"the headline {headline.stages}-stage tableau equals its initialisation: training "
+                "found nothing better on validation (more epochs, a larger learning_rate or sigma)"
+            )
+        beats_library = metrics["stages"][str(headline.stages)]["beats_library"]
+        beats_init = metrics["stages"][str(headline.stages)]["beats_initialisation"]
+        metrics["headline"] = {
+            "stages": headline.stages,
+            "order": headline.order,
+            "beats_library": beats_library,
+            "beats_initialisation": beats_init,
+        }
+        if not beats_library:
+            warnings.warn(
+                f"the headline {headline.stages}-stage tableau does not beat every same-stage library "
+                "method on the test split (recorded as beats_library: false in metrics.json)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+        # ---------------------------------------------------------------- write
+        for r in results:
+            rkcore.save_tableau(r.tableau, run_dir / f"tableau-s{r.stages}.json")
+        rkcore.fileio.atomic_write_json(run_dir / "metrics.json", metrics)
+        history = {"stages": {str(s): curve for s, curve in state["curves"].items()}}
+        rkcore.fileio.atomic_write_json(run_dir / "history.json", history)
+        plot_training_curves(
+            state["curves"], run_dir / "training_curve.png", title=f"{profile.name} ({profile.short_hash()})",
+            baseline=0.0,
+        )  # fmt: skip
+        rkcore.save_tableau(headline.tableau, run_dir / "tableau.json")
+        wall = time.perf_counter() - started
+        runs.update_manifest(
+            run_dir, status="complete", end_time=runs.now_iso(), wall_time_s=round(wall, 2),
+            headline={"stages": headline.stages, "order": headline.order, "beats_library": beats_library},
+        )  # fmt: skip
+        return TrainResult(
+            run_dir, headline.tableau, headline.stages, headline.order, tuple(results), metrics,
+            beats_library, wall,
+        )  # fmt: skip
+    except TrainingRejected as exc:
+        runs.update_manifest(run_dir, status="rejected", reason=str(exc), end_time=runs.now_iso())
+        raise
+    except KeyboardInterrupt:
+        runs.update_manifest(run_dir, status="interrupted", interrupted_at=runs.now_iso())
+        raise
+    except BaseException:
+        runs.update_manifest(run_dir, status="failed", end_time=runs.now_iso())
+        raise
+    finally:
+        torch.use_deterministic_algorithms(previous_determinism)
+
+
+# --------------------------------------------------------------------------- state and checkpoints
+
+
+def _fresh_state(generator, targets: dict[int, Target], validation, weights) -> dict[str, Any]:
+    """Training state before the first epoch: the polished initialisations are the first 'best'."""
+    with torch.no_grad():
+        init = {s: generator.mean(s).cpu().numpy() for s in targets}
+    init_centre, best, curves = {}, {}, {}
+    for s, (p, origin) in targets.items():
+        projected = project_batch(init[s][None], s, p, origin=origin)
+        if not projected.converged[0]:
+            raise TrainingRejected(
+                f"the untrained generator's {s}-stage output cannot be polished onto order {p} "
+                f"(residual {projected.residual[0]:.2g}); try another training.seed"
+            )
+        init_centre[s] = projected.x[0]
+        score = float(score_points(init_centre[s][None], s, validation, weights).score[0])
+        best[s] = {
+            "x": init_centre[s].copy(),
+            "score": score,
+            "step": -1,
+            "order": order(_tableau(init_centre[s], s, "init"), tol=ACCEPT_RESIDUAL),
+        }
+        curves[s] = {
+            "step": [], "train": [], "penalty": [], "val_step": [-1], "validation": [score], "best": [score],
+        }  # fmt: skip
+    return {
+        "stage_index": 0,
+        "step": 0,
+        "centre": None,
+        "optimizer": None,
+        "init": init,
+        "init_centre": init_centre,
+        "best": best,
+        "curves": curves,
+    }
+
+
+def _snapshot(state, generator, optimizer, rng) -> dict[str, Any]:
+    """A deep copy of everything a resumed run needs, taken at an epoch boundary."""
+    return {
+        "stage_index": state["stage_index"],
+        "step": state["step"],
+        "centre": None if state["centre"] is None else state["centre"].copy(),
+        "init": state["init"],  # never modified after set-up
+        "init_centre": state["init_centre"],
+        "best": copy.deepcopy(state["best"]),
+        "curves": copy.deepcopy(state["curves"]),
+        "generator": copy.deepcopy(generator.state_dict()),
+        "optimizer": None if optimizer is None else copy.deepcopy(optimizer.state_dict()),
+        "rng": copy.deepcopy(rng.bit_generator.state),
+    }
+
+
+def _payload(profile: Profile, counts, snap: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint dict: numpy arrays as float64 tensors (``torch.load(weights_only=True)``)."""
+    return {
+        "profile": profile.to_dict(),
+        "profile_hash": profile.hash(),
+        "stage_counts": list(counts),
+        "stage_index": snap["stage_index"],
+        "step": snap["step"],
+        "centre": None if snap["centre"] is None else _tensor(snap["centre"]),
+        "init": {s: _tensor(x) for s, x in snap["init"].items()},
+        "init_centre": {s: _tensor(x) for s, x in snap["init_centre"].items()},
+        "best": {s: {**b, "x": _tensor(b["x"])} for s, b in snap["best"].items()},
+        "curves": snap["curves"],
+        "generator": snap["generator"],
+        "optimizer": snap["optimizer"],
+        "rng": snap["rng"],
+    }
+
+
+def _check_resumable(checkpoint: dict[str, Any], profile: Profile, counts, run_dir: Path) -> None:
+    """Refuse a checkpoint made with another profile or other stage counts (one-line input error)."""
+    if checkpoint.get("profile_hash") != profile.hash():
+        raise RKInputError(
+            f"{run_dir}: the checkpoint was made with profile hash "
+            f"{str(checkpoint.get('profile_hash'))[:8]}, not {profile.short_hash()}; "
+            "resume with the same profile or start afresh with --force"
+        )
+    if list(checkpoint["stage_counts"]) != list(counts):
+        raise RKInputError(
+            f"{run_dir}: the checkpoint trains stage counts {checkpoint['stage_counts']}, "
+            f"not {list(counts)}; resume with the same --stages"
+        )
+
+
+def _restore_state(checkpoint: dict[str, Any], generator, rng) -> dict[str, Any]:
+    """Load generator weights and the RNG state; return the training state of the checkpoint."""
+    generator.load_state_dict(checkpoint["generator"])
+    rng.bit_generator.state = checkpoint["rng"]
+    return {
+        "stage_index": int(checkpoint["stage_index"]),
+        "step": int(checkpoint["step"]),
+        "centre": None if checkpoint["centre"] is None else checkpoint["centre"].numpy(),
+        "optimizer": checkpoint["optimizer"],
+        "init": {s: x.numpy() for s, x in checkpoint["init"].items()},
+        "init_centre": {s: x.numpy() for s, x in checkpoint["init_centre"].items()},
+        "best": {s: {**b, "x": b["x"].numpy()} for s, b in checkpoint["best"].items()},
+        "curves": checkpoint["curves"],
+    }
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _finish_stage(s: int, state: dict[str, Any], profile: Profile, p: int) -> StageResult:
+    """Polish the stage's best tableau to order ``p``, verify its order with rkcore, label it."""
+    best = state["best"][s]
+    name = f"{profile.name}-s{s}"
+    try:
+        tableau = polish(_tableau(best["x"], s, name), p)
+    except PolishFailed as exc:
+        raise TrainingRejected(f"the {s}-stage result fails its order: {exc}") from None
+    verified = order(tableau, tol=ACCEPT_RESIDUAL)
+    worst = float(np.max(np.abs(order_conditions(tableau, max(verified, 1)))))
+    if verified < max(p, profile.objective.min_order) or worst > ACCEPT_RESIDUAL:
+        raise TrainingRejected(
+            f"the {s}-stage result verifies order {verified} (max residual {worst:.2g}), below the "
+            f"order {p} it was trained on (minimum order {profile.objective.min_order})"
+        )
+    info = {
+        "order": verified,
+        "profile": profile.name,
+        "profile_hash": profile.hash(),
+        "stages": s,
+        "seed": profile.training.seed,
+        "source": "rkml train",
+        "validation_score": best["score"],
+        "selected_at_epoch": best["step"],
+    }
+    init = _tableau(state["init_centre"][s], s, f"{name}-init")
+    init = init.replace(info={"order": order(init, tol=ACCEPT_RESIDUAL), "source": "rkml initialisation"})
+    return StageResult(s, tableau.replace(info=info), verified, init, float(best["score"]))
+
+
+def _metrics(results, dataset, profile: Profile, starts: dict[int, Start]) -> dict[str, Any]:
+    """Train / validation / test scores of each result, its initialisation and the library rivals."""
+    p = profile.objective.min_order
+    weights = profile.weights()
+    n_steps = profile.objective.eval_steps
+    out: dict[str, Any] = {
+        "profile": profile.name,
+        "profile_hash": profile.hash(),
+        "seed": profile.training.seed,
+        "min_order": p,
+        "eval_steps": n_steps,
+        "weights": dataclasses.asdict(weights),
+        "score": "weighted objective: gain over RK4 on the same problems (RK4 = 0, higher is better); "
+        "see rkcore.metrics",
+        "splits": {
+            "train": dataset.train.n_problems,
+            "validation": dataset.validation.n_problems,
+            "test": dataset.test.n_problems,
+        },
+        "stages": {},
+    }
+    for r in results:
+        rivals = library_rivals(r.stages, p)
+        out["stages"][str(r.stages)] = {
+            "order": r.order,
+            "tableau": f"tableau-s{r.stages}.json",
+            "initialisation_tableau": r.initialisation.to_dict(),
+            "start": starts[r.stages].name,
+            "library_methods": sorted(rivals),
+            **scorecards(r.tableau, r.initialisation, rivals, dataset, n_steps, weights),
+        }
+    return out

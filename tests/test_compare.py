@@ -1,0 +1,337 @@
+"""``rkml compare``: report contents, the guard, bad input, CLI exit codes.
+
+Run folders are crafted here (manifest via rkml.runs, tableaux via rkcore.save_tableau) from
+Kutta's two-parameter family of 4-stage, order-4 methods, so no training is needed and
+every case (identical results, result equal to its initialisation, edited manifest) can be
+made on purpose.  The common dataset is shrunk to a few dozen problems.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import rkcore
+from cli.rkml_sweep import register
+from rkcore.datasets import DatasetSpec
+from rkml import runs
+from rkml.compare import GuardError, compare, guard, load_run, profile_rows
+from rkml.compare_eval import CROSS_CHECK_SEED, analysis_row, cross_check_spec
+from rkml.profile import load_profile
+
+SPEC = DatasetSpec(n_problems=24, n_stiff=12, t_end=0.1, seed=CROSS_CHECK_SEED)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("RKCORE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rkcore-cache"))
+
+
+def kutta4(c2: float, c3: float) -> rkcore.Tableau:
+    """Butcher (2016, sec. 322): the 4-stage order-4 method with abscissae c2, c3 and c4 = 1."""
+    b = [
+        0.5 + (1 - 2 * (c2 + c3)) / (12 * c2 * c3),
+        (2 * c3 - 1) / (12 * c2 * (c3 - c2) * (1 - c2)),
+        (1 - 2 * c2) / (12 * c3 * (c3 - c2) * (1 - c3)),
+        0.5 + (2 * (c2 + c3) - 3) / (12 * (1 - c2) * (1 - c3)),
+    ]
+    a32 = c3 * (c3 - c2) / (2 * c2 * (1 - 2 * c2))
+    den = 6 * c2 * c3 - 4 * (c2 + c3) + 3
+    a42 = (1 - c2) * (c2 + c3 - 1 - (2 * c3 - 1) ** 2) / (2 * c2 * (c3 - c2) * den)
+    a43 = (1 - 2 * c2) * (1 - c2) * (1 - c3) / (c3 * (c3 - c2) * den)
+    A = np.zeros((4, 4))
+    A[1, 0] = c2
+    A[2, :2] = (c3 - a32, a32)
+    A[3, :3] = (1 - a42 - a43, a42, a43)
+    return rkcore.Tableau(A, b)
+
+
+def make_run(root: Path, profile, tableau: rkcore.Tableau, *, init=None, claim=None, history=True) -> Path:
+    """A finished run folder as rkml train writes it (manifest, tableaux, history)."""
+    run_dir = runs.prepare_run_dir(runs.default_run_dir(profile, root))
+    runs.write_manifest(
+        run_dir,
+        profile,
+        {"status": "complete", "device": "cpu", "start_time": runs.now_iso(), "end_time": runs.now_iso()},
+    )
+    info = {
+        "order": rkcore.order(tableau) if claim is None else claim,
+        "profile": profile.name,
+        "profile_hash": profile.hash(),
+    }
+    t = tableau.replace(name=profile.name, info=info)
+    rkcore.save_tableau(t, run_dir / "tableau.json")
+    rkcore.save_tableau(t, run_dir / f"tableau-s{t.stages}.json")
+    if init is not None:
+        rkcore.save_tableau(init, run_dir / f"init-s{init.stages}.json")
+    if history:
+        steps = list(range(12))
+        curve = {
+            "step": steps,
+            "train": [-1 + 0.1 * k for k in steps],
+            "val_step": steps[::4],
+            "validation": [-1 + 0.1 * k for k in steps[::4]],
+        }
+        (run_dir / "history.json").write_text(json.dumps({"stages": {str(t.stages): curve}}))
+    return run_dir
+
+
+def smoke(name: str, seed: int = 0):
+    return load_profile(name).with_seed(seed).smoke()
+
+
+def test_kutta_family_is_order_four():
+    for c2, c3 in [(0.3, 0.7), (0.4, 0.6), (0.25, 0.75)]:
+        assert rkcore.order(kutta4(c2, c3)) == 4
+
+
+@pytest.fixture
+def three_runs(tmp_path):
+    root = tmp_path / "runs"
+    return [
+        make_run(root, smoke("balanced"), kutta4(0.3, 0.7), init=kutta4(0.35, 0.65)),
+        make_run(root, smoke("stability"), kutta4(0.4, 0.6)),
+        make_run(root, smoke("efficiency-v2"), kutta4(0.25, 0.75), history=False),
+    ]
+
+
+def test_report_of_distinct_runs(tmp_path, three_runs):
+    out = tmp_path / "report"
+    result = compare(three_runs, out, cross_check=SPEC)
+    assert result.ok and not result.rejected and len(result.runs) == 3
+    md = (out / "index.md").read_text()
+    html = (out / "index.html").read_text()
+    assert "ERROR" not in md
+    for section in (
+        "Key differences",
+        "Learned tableaux",
+        "Stability regions",
+        "Cross-check",
+        "Work-precision",
+        "Trade-off",
+        "Training curves",
+    ):
+        assert section in md and section in html
+    for run_dir in three_runs:
+        assert run_dir.name in md
+    # differing settings are marked, equal ones are not
+    assert re.search(r"\*\*objective\.w_acc\*\* ⚠", md)
+    assert re.search(r"^\| objective\.eval_steps \|", md, re.M)
+    # every figure exists as a PNG and is embedded in the HTML, which links no file
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["stability_regions.png", "tradeoff.png", "training_curves.png", "work_precision.png"]
+    for name in pngs:
+        assert (out / name).read_bytes().startswith(PNG_MAGIC)
+        assert f"]({name})" in md
+    assert html.count("data:image/png;base64,") == 4 and '.png"' not in html
+    # the cross-check dataset is the one asked for, and named in the report
+    assert f"dataset seed {SPEC.seed}" in md
+    # the Butcher layout of each learned tableau is printed, with its verified order
+    assert rkcore.butcher_layout(load_run(three_runs[0]).tableau) in md
+
+
+def _error_block_first(md: str) -> None:
+    assert md.index("**ERROR:") < md.index("## Runs")
+
+
+def test_guard_identical_tableaux(tmp_path):
+    root = tmp_path / "runs"
+    same = kutta4(0.3, 0.7)
+    a = make_run(root, smoke("balanced"), same)
+    b = make_run(root, smoke("efficiency-v2"), same)
+    result = compare([a, b], tmp_path / "report", cross_check=SPEC)
+    assert [f.kind for f in result.errors] == ["identical"]
+    assert a.name in result.errors[0].message and b.name in result.errors[0].message
+    md = (tmp_path / "report" / "index.md").read_text()
+    _error_block_first(md)
+    assert (
+        result.errors[0].message in md
+        and result.errors[0].message in (tmp_path / "report" / "index.html").read_text()
+    )
+    with pytest.raises(GuardError) as info:
+        compare([a, b], tmp_path / "report", cross_check=SPEC, strict=True, force=True)
+    assert (info.value.result.out_dir / "index.html").is_file()
+
+
+def test_guard_ignores_copies_of_one_run(tmp_path):
+    import shutil
+
+    a = make_run(tmp_path / "runs", smoke("balanced"), kutta4(0.3, 0.7))
+    b = tmp_path / "copy" / a.name
+    shutil.copytree(a, b)
+    assert guard([load_run(a), load_run(b)]) == ()
+
+
+def test_guard_different_seeds_same_tableau(tmp_path):
+    t = kutta4(0.3, 0.7)
+    records = [load_run(make_run(tmp_path / "runs", smoke("balanced", seed), t)) for seed in (0, 1)]
+    assert [f.kind for f in guard(records)] == ["identical"]
+
+
+def test_guard_tableau_equals_initialisation(tmp_path):
+    t, u = kutta4(0.3, 0.7), kutta4(0.4, 0.6)
+    moved = load_run(make_run(tmp_path / "runs", smoke("balanced"), t, init=kutta4(0.3 + 1e-9, 0.7)))
+    stuck = load_run(make_run(tmp_path / "runs", smoke("stability"), u, init=u))
+    found = guard([moved, stuck])
+    assert [(f.kind, stuck.label in f.message) for f in found] == [("initialisation", True)]
+
+
+def test_guard_profile_hash_mismatch(tmp_path):
+    run = make_run(tmp_path / "runs", smoke("balanced"), kutta4(0.3, 0.7))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["profile"]["objective"].update(w_acc=0.4, w_eff=0.4)  # edited settings, stale hash
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    found = guard([load_run(run)])
+    assert [f.kind for f in found] == ["hash"] and "is not the hash" in found[0].message
+
+
+def test_guard_tableau_from_another_run(tmp_path):
+    a = make_run(tmp_path / "runs", smoke("balanced"), kutta4(0.3, 0.7))
+    b = make_run(tmp_path / "runs", smoke("stability"), kutta4(0.4, 0.6))
+    (a / "tableau.json").write_bytes((b / "tableau.json").read_bytes())
+    found = guard([load_run(a)])
+    assert [f.kind for f in found] == ["hash"] and "mixes two runs" in found[0].message
+
+
+def test_guard_claimed_order_is_verified(tmp_path):
+    record = load_run(make_run(tmp_path / "runs", smoke("balanced"), kutta4(0.3, 0.7), claim=5))
+    assert [f.kind for f in guard([record])] == ["order"]
+    assert analysis_row("x", record.tableau)[2] == "4 (claims 5)"
+
+
+def test_bad_folders_are_listed_and_the_rest_reported(tmp_path, three_runs):
+    root = tmp_path / "runs"
+    not_a_run = root / "notes"
+    not_a_run.mkdir()
+    a_file = root / "README.txt"
+    a_file.write_text("hello")
+    running = runs.prepare_run_dir(root / "running")
+    runs.write_manifest(running, smoke("accuracy"), {"status": "running"})
+    truncated = make_run(tmp_path / "other", smoke("accuracy"), kutta4(0.4, 0.6))
+    text = (truncated / "manifest.json").read_text()
+    (truncated / "manifest.json").write_text(text[: len(text) // 2])
+    bad = [not_a_run, a_file, running, truncated]
+    result = compare([*three_runs, *bad], tmp_path / "report", cross_check=SPEC)
+    assert len(result.runs) == 3 and result.ok
+    assert len(result.rejected) == 4
+    for path, line in zip(bad, result.rejected, strict=False):
+        assert line.startswith(str(path)) and "\n" not in line
+    assert "not a run folder" in result.rejected[0]
+    assert "not a folder" in result.rejected[1]
+    assert "still in progress" in result.rejected[2]
+    assert "truncated" in result.rejected[3]
+    md = (tmp_path / "report" / "index.md").read_text()
+    for line in result.rejected:
+        assert line in md
+
+
+def test_no_valid_run_is_an_input_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(rkcore.RKInputError, match="none of the 1 folders"):
+        compare([tmp_path / "empty"], tmp_path / "report", cross_check=SPEC)
+    assert not (tmp_path / "report").exists()
+
+
+def test_existing_report_needs_force(tmp_path, three_runs):
+    out = tmp_path / "report"
+    compare(three_runs[:1], out, cross_check=SPEC)
+    before = (out / "index.md").read_text()
+    with pytest.raises(rkcore.RKInputError, match="--force"):
+        compare(three_runs, out, cross_check=SPEC)
+    assert (out / "index.md").read_text() == before
+    compare(three_runs, out, cross_check=SPEC, force=True)
+    assert (out / "index.md").read_text() != before
+
+
+def test_key_differences_mark_exactly_the_differing_settings(tmp_path):
+    base = smoke("balanced")
+    other = base.with_overrides(["objective.w_acc=0.4", "objective.w_eff=0.4"])
+    root = tmp_path / "runs"
+    records = [load_run(make_run(root, p, kutta4(c2, 0.7))) for p, c2 in ((base, 0.3), (other, 0.35))]
+    _, rows = profile_rows(records)
+    marked = {row[0].text for row in rows if row[0].marked}
+    assert marked == {"objective.w_acc", "objective.w_eff", "overrides", "profile hash"}
+    assert all(cell.marked == row[0].marked for row in rows for cell in row)
+
+
+def test_cross_check_avoids_the_runs_datasets(tmp_path):
+    p = load_profile("balanced").with_overrides([f"dataset.seed={CROSS_CHECK_SEED}"]).smoke()
+    record = load_run(make_run(tmp_path / "runs", p, kutta4(0.3, 0.7)))
+    spec = cross_check_spec([record])
+    assert spec.seed != p.dataset.seed and spec.n_stiff == spec.n_problems // 2
+    assert spec.t_end == p.dataset.t_end
+
+
+# ----------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def app():
+    app = typer.Typer()
+    register(app)
+    return app
+
+
+def _fake_compare(calls, errors):
+    from rkml.compare import CompareResult, Finding
+
+    def fake(run_dirs, out_dir, **kwargs):
+        calls.append((list(run_dirs), out_dir, kwargs))
+        return CompareResult(
+            Path(out_dir),
+            (),
+            (),
+            ("x: not a run folder",),
+            tuple(Finding("identical", f"guard says {i}") for i in range(errors)),
+        )
+
+    return fake
+
+
+@pytest.mark.parametrize("errors, strict, code", [(0, True, 0), (1, False, 0), (1, True, 2)])
+def test_cli_compare_calls_the_library(tmp_path, app, monkeypatch, errors, strict, code):
+    import rkml.compare
+
+    calls = []
+    monkeypatch.setattr(rkml.compare, "compare", _fake_compare(calls, errors))
+    args = ["compare", "runs/a", "runs/b", "-o", str(tmp_path / "rep"), "--methods", "rk4, dopri5", "--force"]
+    result = CliRunner().invoke(app, args + (["--strict"] if strict else []))
+    assert result.exit_code == code, result.output
+    assert calls == [
+        (
+            [Path("runs/a"), Path("runs/b")],
+            tmp_path / "rep",
+            {"methods": ["rk4", "dopri5"], "strict": False, "force": True},
+        )
+    ]
+    assert "skipped: x: not a run folder" in result.output
+    assert ("guard error: guard says 0" in result.output) == bool(errors)
+
+
+def test_cli_compare_end_to_end(tmp_path, app, monkeypatch, three_runs):
+    import rkml.compare_eval
+
+    monkeypatch.setattr(rkml.compare_eval, "cross_check_spec", lambda records: SPEC)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        app, ["compare", *map(str, three_runs), str(tmp_path), "-o", str(out), "--strict"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 run(s), 1 folder(s) left out, 0 guard error(s)" in result.output
+    again = CliRunner().invoke(app, ["compare", *map(str, three_runs), "-o", str(out)])
+    assert again.exit_code == 1 and "--force" in again.output
+
+
+def test_cli_compare_unknown_method(tmp_path, app, three_runs):
+    result = CliRunner().invoke(
+        app, ["compare", str(three_runs[0]), "-o", str(tmp_path / "r"), "--methods", "rk4,nosuch"]
+    )
+    assert result.exit_code == 1 and "nosuch" in result.output
+    assert not (tmp_path / "r").exists()
