@@ -98,6 +98,7 @@ from rkml.polish import (
     order_target,
     polish,
     project_batch,
+    tangent_projector,
 )
 from rkml.profile import Profile
 
@@ -171,6 +172,10 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+MAX_TRAINED_ORDER = 5
+"""Highest order a stage count is trained on (see :func:`choose_starts`)."""
+
+
 def stage_counts(profile: Profile, stages: int | None) -> tuple[int, ...]:
     """The stage counts to train: the profile's range, or only ``stages``."""
     counts = tuple(profile.stages.counts)
@@ -195,35 +200,76 @@ def checkpoint_interval(profile: Profile) -> int:
 
 
 class Start(NamedTuple):
-    """Where one stage count's search starts: ``name`` ("anchor" or a library key), point ``x``."""
+    """Where one stage count's search starts: ``name`` ("anchor" or a library key), the order it is
+    trained on and the point ``x`` (free parameters)."""
 
     name: str
+    order: int
     x: np.ndarray
     validation_score: float
 
 
-def choose_starts(targets: dict[int, Target], validation, weights) -> dict[int, Start]:
+def choose_starts(targets: dict[int, Target], validation, weights, min_order: int) -> dict[int, Start]:
     """Warm starts: per stage count, the best on validation of the polished anchor and every library
-    method of that stage count that satisfies the target order's conditions.
+    method of that stage count with at least ``min_order``.
 
     Starting from the best hand-made tableau means training has to *improve on* it to publish
-    anything (the untrained generator's output near the start is the recorded initialisation),
-    and puts order-5 library methods within reach of stage counts whose own search is restricted
-    to order 4 (the projection onto order 5 and up does not converge reliably, see
-    :func:`rkml.polish.order_target`).  Deterministic: it depends only on the validation split.
+    anything (the untrained generator's output near the start is the recorded initialisation).
+    A library start also sets the order the stage count is trained on: its verified order, capped
+    at 5 (projection onto the order-6 conditions does not converge reliably); from the anchor the
+    order is that of :func:`rkml.polish.order_target`.  Deterministic: it depends only on the
+    validation split.
     """
     starts = {}
     for s, target in targets.items():
-        pool = {"anchor": target.origin}
-        for name, t in library_rivals(s, target.order).items():
+        pool = {"anchor": (target.order, target.origin)}
+        for name, t in library_rivals(s, min_order).items():
+            q = min(order(t), MAX_TRAINED_ORDER)
             x = flatten(t.A, t.b)
-            if max_residual(x[None], s, target.order)[0] <= ACCEPT_RESIDUAL:
-                pool[name] = x
+            if q >= target.order and max_residual(x[None], s, q)[0] <= ACCEPT_RESIDUAL:
+                pool[name] = (q, x)
         names = list(pool)
-        scores = score_points(np.stack([pool[n] for n in names]), s, validation, weights).score
+        scores = score_points(np.stack([pool[n][1] for n in names]), s, validation, weights).score
         k = int(np.argmax(scores))
-        starts[s] = Start(names[k], pool[names[k]], float(scores[k]))
+        q, x = pool[names[k]]
+        starts[s] = Start(names[k], q, x, float(scores[k]))
     return starts
+
+
+def improved_on_initialisation(r: StageResult, metrics: dict[str, Any]) -> bool:
+    """Whether training moved the stage count's tableau and it scores better on validation."""
+    val = metrics["stages"][str(r.stages)]["validation"]
+    moved = not r.tableau.equals(r.initialisation, tol=1e-12)
+    return moved and val["learned"]["score"] > val["initialisation"]["score"]
+
+
+def choose_headline(results: list[StageResult], metrics: dict[str, Any]) -> StageResult:
+    """The headline: best on *validation* among the stage counts where training measurably improved
+    on the initialisation, preferring those that also beat every same-stage library method there.
+
+    Only the validation split decides, so the test-split comparison in ``metrics.json`` stays an
+    honest hold-out check.  A stage count whose best is still its initialisation has learned
+    nothing and is never the headline, whatever its score.
+
+    Raises
+    ------
+    TrainingRejected
+        No stage count improved on its initialisation.
+    """
+    learned = []
+    for r in results:
+        if not improved_on_initialisation(r, metrics):
+            continue
+        val = metrics["stages"][str(r.stages)]["validation"]
+        beats = all(val["learned"]["score"] > c["score"] for c in val["library"].values())
+        learned.append((beats, r))
+    if not learned:
+        raise TrainingRejected(
+            "no stage count's tableau beats its initialisation on validation: training found nothing "
+            "better (more epochs, a larger learning_rate or sigma)"
+        )
+    preferred = [r for beats, r in learned if beats] or [r for _, r in learned]
+    return max(preferred, key=lambda r: r.validation_score)
 
 
 def _tensor(x: np.ndarray) -> torch.Tensor:
@@ -311,8 +357,8 @@ def train(
             targets = {s: order_target(s, profile.objective.min_order) for s in counts}
         except PolishFailed as exc:
             raise TrainingRejected(str(exc)) from None
-        starts = choose_starts(targets, validation, weights)
-        targets = {s: Target(targets[s].order, starts[s].x) for s in counts}
+        starts = choose_starts(targets, validation, weights, profile.objective.min_order)
+        targets = {s: Target(start.order, start.x) for s, start in starts.items()}
         n_train = dataset.train.n_problems
         batch = min(profile.training.batch_problems, n_train)
 
@@ -360,7 +406,9 @@ def train(
                         state["centre"] = centred.x[0]
                     centre = state["centre"]
 
-                    eps = rng.standard_normal((half, n_free_params(s)))
+                    # Directions in the tangent space of the order-p manifold at the centre.
+                    tangent = tangent_projector(centre, s, program)
+                    eps = rng.standard_normal((half, n_free_params(s))) @ tangent
                     mirrored = np.concatenate([centre + sigma * eps, centre - sigma * eps])
                     cands = project_batch(mirrored, s, p, origin=centre)
                     rows = np.sort(rng.choice(n_train, size=batch, replace=False))
@@ -422,12 +470,7 @@ def train(
         # ---------------------------------------------------------------- results
         results = [_finish_stage(s, state, profile, targets[s].order) for s in counts]
         metrics = _metrics(results, dataset, profile, starts)
-        headline = max(results, key=lambda r: r.validation_score)
-        if headline.tableau.equals(headline.initialisation, tol=1e-12):
-            raise TrainingRejected(
-                f"the headline {headline.stages}-stage tableau equals its initialisation: training "
-                "found nothing better on validation (more epochs, a larger learning_rate or sigma)"
-            )
+        headline = choose_headline(results, metrics)
         beats_library = metrics["stages"][str(headline.stages)]["beats_library"]
         beats_init = metrics["stages"][str(headline.stages)]["beats_initialisation"]
         metrics["headline"] = {
@@ -446,7 +489,13 @@ def train(
 
         # ---------------------------------------------------------------- write
         for r in results:
-            rkcore.save_tableau(r.tableau, run_dir / f"tableau-s{r.stages}.json")
+            # A stage count that learned nothing publishes no tableau: its best is its initialisation.
+            entry = metrics["stages"][str(r.stages)]
+            entry["learned"] = improved_on_initialisation(r, metrics)
+            if entry["learned"]:
+                rkcore.save_tableau(r.tableau, run_dir / f"tableau-s{r.stages}.json")
+            else:
+                entry["tableau"] = None
         rkcore.fileio.atomic_write_json(run_dir / "metrics.json", metrics)
         history = {"stages": {str(s): curve for s, curve in state["curves"].items()}}
         rkcore.fileio.atomic_write_json(run_dir / "history.json", history)

@@ -318,8 +318,8 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_second():
     commands = _quick_start()
     assert len(commands) == 2 and all("\n" not in c for c in commands)
     install_and_run, install_and_test = commands
-    assert install_and_run.startswith("python -m pip install -e . && ")
-    assert install_and_test.startswith("python -m pip install -e '.[dev]' && ")
+    assert install_and_run.startswith("python -m pip install -e '.[ml]' && ")
+    assert install_and_test.startswith("python -m pip install -e '.[dev,ml]' && ")
     ci = (REPO / ".ci" / "run").read_text()
     assert ci.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in ci
     code_lines = [ln for ln in ci.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
@@ -327,12 +327,24 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_second():
     assert os.access(REPO / ".ci" / "run", os.X_OK)
 
 
-def test_readme_main_command_works():
+def test_readme_main_command_works(tmp_path):
     command = _quick_start()[0].split(" && ", 1)[1]
     program, *args = shlex.split(command)
     if program == "rkcore":
         result = invoke(*args)
         assert result.exit_code == 0, result.stderr
         assert "order" in result.stdout
-    else:  # the main job moved to rkml; tests/test_cli_rkml.py covers it
+    else:  # the main job is rkml train: the CLI must resolve the named profile and call train
         assert program == "rkml"
+        from unittest import mock
+
+        from typer.testing import CliRunner
+
+        from cli.rkml_app import app as rkml_app
+        from rkml.profile import load_profile
+
+        with mock.patch("rkml.train.train") as train:
+            result = CliRunner().invoke(rkml_app, [*args, "--runs-dir", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        profile = train.call_args.args[0]
+        assert profile == load_profile(args[args.index("--profile") + 1])
