@@ -15,6 +15,7 @@ when a run starts, so ``--help`` and ``profiles`` stay fast.
 from __future__ import annotations
 
 import enum
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -147,9 +148,13 @@ def train(
             # Imported here: torch and the generator load only when a run really starts.
             import rkml.train
 
-            rkml.train.train(
-                resolved, run_dir, stages=stages, device=device.value, resume=resume, progress=True
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", RuntimeWarning)
+                rkml.train.train(
+                    resolved, run_dir, stages=stages, device=device.value, resume=resume, progress=True
+                )
+        for w in caught:
+            typer.echo(f"warning: {w.message}", err=True)
     except TrainingRejected as exc:
         _exit_with(EXIT_REJECTED, "rejected", f"{exc} (run folder {run_dir})")
     except KeyboardInterrupt:
