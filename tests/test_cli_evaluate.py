@@ -7,45 +7,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from splits import exact_split
 from typer.testing import CliRunner
 
 import rkcore
 from cli.rkcore_app import app
 from rkcore import evaluate as evaluation
 from rkcore import work_precision as wp
-from rkcore.datasets import DatasetSpec, ProblemGroup, Split
+from rkcore.datasets import DatasetSpec, Split
 from rkcore.metrics import Weights
-from rkcore.problems import get_family
 
 runner = CliRunner()
 
 
-def exact_split(n: int = 4, t1: float = 0.1) -> Split:
-    rng = np.random.default_rng(1)
-    groups = []
-    for i, name in enumerate(("harmonic", "linear_spectrum")):
-        fam = get_family(name)
-        params, y0 = fam.sample(rng, n)
-        groups.append(
-            ProblemGroup(
-                family=fam,
-                y0=y0,
-                params=params,
-                y_ref=fam.exact(t1, y0, params),
-                t0=0.0,
-                t1=t1,
-                ref_error=np.full(n, 1e-15),
-                index=np.arange(i * n, (i + 1) * n),
-                rho=np.zeros(n),
-                ref_method="exact",
-            )
-        )
-    return Split(groups=tuple(groups))
-
-
 @pytest.fixture(scope="module")
 def small_split() -> Split:
-    return exact_split()
+    return exact_split(n=4, seed=1, families=("harmonic", "linear_spectrum"))
 
 
 @pytest.fixture()
