@@ -25,6 +25,7 @@ from numba import njit, prange
 
 from .errors import RKInputError
 from .tableau import Tableau
+from .threads import numba_threads
 from .trees import Tree, rooted_trees, tree_table
 
 #: Highest order :func:`order` checks by default (1205 trees).  A method satisfying
@@ -319,20 +320,15 @@ def order_residuals_batch(A, b, max_order: int) -> np.ndarray:
     out = np.empty((n, n_trees))
     if n == 0:
         return out
-    threads = numba.get_num_threads()
     # Waking the thread pool costs ~10 ms when the cores are busy (measured: 12 ms vs 13 us for
     # 32 six-stage tableaux through order 5), far more than a small batch's work: run those on one.
     serial = n * n_trees * s * s < SERIAL_WORK
-    n_chunks = 1 if serial else min(n, 4 * threads)
+    threads = 1 if serial else numba.get_num_threads()
+    n_chunks = min(n, 4 * threads)
     G = np.empty((n_chunks, n_trees, s))
     AG = np.empty((n_chunks, n_trees, s))
-    if serial:
-        numba.set_num_threads(1)
-    try:
+    with numba_threads(threads):
         _residuals_batch_kernel(A, b, table.left, table.right, table.needs_ag, table.inv_gamma, G, AG, out)
-    finally:
-        if serial:
-            numba.set_num_threads(threads)
     return out
 
 

@@ -212,8 +212,9 @@ def _run_job(job: SweepJob, numba_threads: int | dict[str, int], topic: str, dev
 
     ``numba_threads`` is a count, or a ``{worker address: count}`` map for a remote cluster.
     """
-    import numba
     from distributed import get_worker
+
+    from rkcore.threads import numba_threads as scoped_numba_threads
 
     start = time.perf_counter()
     worker = None
@@ -224,23 +225,18 @@ def _run_job(job: SweepJob, numba_threads: int | dict[str, int], topic: str, dev
         pass
     if isinstance(numba_threads, dict):
         numba_threads = numba_threads.get(getattr(worker, "address", ""), 1)
-    # NUMBA_NUM_THREADS (fixed when numba loads) is the ceiling set_num_threads accepts.
-    threads = max(1, min(int(numba_threads), numba.config.NUMBA_NUM_THREADS))
-    previous = numba.get_num_threads()
-    numba.set_num_threads(threads)
     resume = job.action == "resume"
     status, message = "done", ""
-    try:
-        from . import train as train_module
+    with scoped_numba_threads(numba_threads) as threads:
+        try:
+            from . import train as train_module
 
-        # "start" on an existing run folder means it left no checkpoint: nothing to keep.
-        restart = job.action == "start" and runs.is_run_dir(job.run_dir)
-        run_dir = runs.prepare_run_dir(job.run_dir, resume=resume, force=restart)
-        train_module.train(job.profile, run_dir, device=device, resume=resume, progress=False)
-    except Exception as exc:  # one bad run must not take the sweep down; the message says why
-        status, message = "failed", _one_line(exc)
-    finally:
-        numba.set_num_threads(previous)
+            # "start" on an existing run folder means it left no checkpoint: nothing to keep.
+            restart = job.action == "start" and runs.is_run_dir(job.run_dir)
+            run_dir = runs.prepare_run_dir(job.run_dir, resume=resume, force=restart)
+            train_module.train(job.profile, run_dir, device=device, resume=resume, progress=False)
+        except Exception as exc:  # one bad run must not take the sweep down; the message says why
+            status, message = "failed", _one_line(exc)
     wall = time.perf_counter() - start
     record = {
         "numba_threads": threads,
