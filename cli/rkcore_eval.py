@@ -113,7 +113,7 @@ def evaluate_command(
 
     Accuracy is the mean log10 relative error at t_end with --steps steps, efficiency the
     same at the function-evaluation budget of RK4, stability the fraction of stiff problems
-    that stay bounded; the score is the weighted gain over RK4 on the same problems (see
+    that stay bounded at that same budget; the score is the weighted gain over RK4 on the same problems (see
     rkcore.metrics).  One table per family and one overall, tableaux side by side.
     """
     tableaux = load_tableaux(files, method)
@@ -148,7 +148,7 @@ def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: s
     by_family = Table(
         title=(
             f"By family: acc = mean log10 error at {result.n_steps} steps, eff = the same at equal work "
-            "(RK4's evaluations), stab = % of the stiff problems that stay bounded"
+            "(RK4's evaluations), stab = % of the stiff problems that stay bounded at equal work"
         ),
         title_justify="left",
     )

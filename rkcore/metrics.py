@@ -23,8 +23,12 @@ efficiency (decades, lower is better) -- error at equal work
     it equals accuracy; a 6-stage method runs 2/3 of the steps.
 
 stability (fraction, higher is better)
-    Fraction of the *stiff* problems whose trajectory stays bounded (status ok) at
-    ``n_steps``; NaN when the split has no stiff problems.  Reported with the real-axis
+    Fraction of the *stiff* problems whose trajectory stays bounded (status ok) at equal
+    work, i.e. in the same run as efficiency (``n_eq`` steps); NaN when the split has no
+    stiff problems.  Measured at equal work because stages cost evaluations: a method with
+    more stages and a longer stability interval must keep problems bounded with the larger
+    steps its budget allows, so what is rewarded is stability per function evaluation
+    (the interval per stage), not stability bought with extra stages.  Reported with the real-axis
     stability interval ``beta_R`` (from :func:`rkcore.real_stability_interval`) and
     ``beta_R / s``, the interval per function evaluation.
 
@@ -174,7 +178,7 @@ def metric_arrays(at_steps: TableauScores, at_equal_work: TableauScores) -> Metr
     return MetricArrays(
         accuracy=acc,
         efficiency=eff,
-        stability=_bounded_fraction(at_steps.status, at_steps.split.stiff),
+        stability=_bounded_fraction(at_equal_work.status, at_steps.split.stiff),
         n_unstable=np.count_nonzero(at_steps.status != 0, axis=1),
     )
 
@@ -241,10 +245,11 @@ def metrics_for(q: int, at_steps: TableauScores, at_equal_work: TableauScores, c
     ref = at_steps.split.ref_error[columns]
     stiff = at_steps.split.stiff[columns]
     status = at_steps.status[q, columns]
+    status_eq = at_equal_work.status[q, columns]
     return Metrics(
         accuracy=float(log_errors(at_steps.error[q : q + 1, columns], ref).mean()),
         efficiency=float(log_errors(at_equal_work.error[q : q + 1, columns], ref).mean()),
-        stability=float(_bounded_fraction(status[None], stiff)[0]),
+        stability=float(_bounded_fraction(status_eq[None], stiff)[0]),
         n_problems=int(status.shape[0]),
         n_stiff=int(np.count_nonzero(stiff)),
         n_unstable=int(np.count_nonzero(status != 0)),

@@ -323,7 +323,8 @@ def evaluation_sections(
             f"{spec.t_end:g}, dataset seed {spec.seed} (the runs used seeds {seeds}); {common.n_steps} fixed "
             "steps per "
             "problem. Accuracy and efficiency are mean log10 errors (lower is better; efficiency at RK4's "
-            "evaluation budget); stability is the fraction of stiff problems that stay bounded."
+            "evaluation budget); stability is the fraction of stiff problems"
+            " that stay bounded at that budget."
         ),
     ]
     rows = []
