@@ -42,12 +42,15 @@ from .integrate import (
 from .metrics import (
     MetricArrays,
     Metrics,
+    PairedGain,
     ScoreCard,
     Weights,
     equal_work_steps,
     gains,
     metric_arrays,
     metrics_for,
+    paired_gain,
+    problem_losses,
     weighted_score,
 )
 from .problems.base import Family
@@ -402,6 +405,9 @@ class Evaluation:
     weights : Weights
     n_problems : int
     families : tuple of str
+    losses : ndarray, shape (len(cards) + 1, n_problems)
+        Per-problem terms of the weighted score (:func:`rkcore.metrics.problem_losses`), one row
+        per card and the baseline's last; :meth:`paired_gain` compares two cards with them.
     """
 
     cards: tuple[ScoreCard, ...]
@@ -410,6 +416,12 @@ class Evaluation:
     weights: Weights
     n_problems: int
     families: tuple[str, ...]
+    losses: np.ndarray
+
+    def paired_gain(self, i: int, j: int) -> PairedGain:
+        """Score of card ``i`` minus card ``j`` with the standard error of the paired per-problem
+        differences (:func:`rkcore.metrics.paired_gain`); ``-1`` is the baseline."""
+        return paired_gain(self.losses[i], self.losses[j])
 
     def to_dict(self) -> dict:
         return {
@@ -461,9 +473,11 @@ def evaluate(
     everything = [*tableaux, _baseline_tableau(baseline)]
     spans = [slice(g.start, g.start + g.n) for g in prepared.groups]
     results: list[tuple[Metrics, dict[str, Metrics], int, float]] = [None] * len(everything)  # type: ignore
+    losses = np.empty((len(everything), prepared.n_problems))
     for positions, A, b in tableau_batches(everything):
         at_steps, at_eq = _run_pair(A, b, prepared, n_steps)
         beta = real_stability_interval_batch(A, b)
+        losses[positions] = problem_losses(at_steps, at_eq, weights)
         for q, pos in enumerate(positions):
             overall = metrics_for(q, at_steps, at_eq, slice(None))
             per_family = {
@@ -507,6 +521,7 @@ def evaluate(
         weights=weights,
         n_problems=prepared.n_problems,
         families=prepared.families,
+        losses=losses,
     )
 
 

@@ -200,6 +200,74 @@ def gains(metrics: MetricArrays, baseline: MetricArrays) -> tuple[np.ndarray, np
     return acc, eff, stab
 
 
+def problem_losses(at_steps: TableauScores, at_equal_work: TableauScores, weights: Weights) -> np.ndarray:
+    """Per-problem terms of the weighted score: ``score_i = c - mean_j loss_ij``, shape (T, n).
+
+    ``loss_ij = w_acc e_ij + w_eff e'_ij - w_stab * STABILITY_SCALE * (n / n_stiff) * bounded_ij``
+    (the last term on stiff problems only), with ``e`` and ``e'`` the log errors at ``n_steps``
+    and at equal work and ``c`` a constant of the baseline.  The baseline cancels in differences,
+    so the score difference of two tableaux on the same problems is the mean of their paired
+    per-problem loss differences -- what :func:`paired_gain` uses to tell a real improvement
+    from problem-sampling noise.
+
+    Parameters
+    ----------
+    at_steps, at_equal_work : TableauScores
+        As for :func:`metric_arrays`.
+    weights : Weights
+    """
+    ref = at_steps.split.ref_error
+    stiff = np.asarray(at_steps.split.stiff, dtype=bool)
+    loss = weights.accuracy * log_errors(at_steps.error, ref)
+    loss = loss + weights.efficiency * log_errors(at_equal_work.error, ref)
+    n_stiff = int(np.count_nonzero(stiff))
+    if n_stiff:
+        share = STABILITY_SCALE * stiff.size / n_stiff
+        loss[:, stiff] -= weights.stability * share * (at_equal_work.status[:, stiff] == 0)
+    return loss
+
+
+class PairedGain(NamedTuple):
+    """Score difference ``gain = score_a - score_b`` on the same problems and its standard error.
+
+    ``stderr`` is the standard error of the mean of the paired per-problem differences (the
+    ``t`` statistic of a paired t-test is ``gain / stderr``).  ``n`` is the number of problems.
+    """
+
+    gain: float
+    stderr: float
+    n: int
+
+    def exceeds(self, z: float) -> bool:
+        """Whether ``a`` beats ``b`` by more than ``z`` standard errors (``gain > z * stderr``, and
+        ``gain > 0`` also when ``z = 0`` or the differences have no spread)."""
+        return self.gain > 0 and self.gain > z * self.stderr
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"gain": self.gain, "stderr": self.stderr, "n": self.n}
+
+
+def paired_gain(loss_a: np.ndarray, loss_b: np.ndarray) -> PairedGain:
+    """How much tableau ``a`` scores above ``b`` on the same problems, with its standard error.
+
+    Parameters
+    ----------
+    loss_a, loss_b : ndarray, shape (n,)
+        Rows of :func:`problem_losses` of the two tableaux on one split.
+
+    Returns
+    -------
+    PairedGain
+        ``gain = mean(loss_b - loss_a)`` (equal to the difference of their weighted scores),
+        ``stderr = std(loss_b - loss_a, ddof=1) / sqrt(n)`` (0 for a single problem).
+    """
+    d = np.asarray(loss_b, dtype=np.float64) - np.asarray(loss_a, dtype=np.float64)
+    if d.ndim != 1 or d.size == 0:
+        raise RKInputError(f"paired_gain needs two equal-length 1-D loss rows, got shape {d.shape}")
+    se = float(np.std(d, ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
+    return PairedGain(float(d.mean()), se, int(d.size))
+
+
 def weighted_score(metrics: MetricArrays, baseline: MetricArrays, weights: Weights) -> np.ndarray:
     """``w_acc * accuracy_gain + w_eff * efficiency_gain + w_stab * stability_gain``, shape (T,)."""
     if not isinstance(weights, Weights):

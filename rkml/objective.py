@@ -268,9 +268,12 @@ def scorecards(
     -------
     dict
         ``{"train"|"validation"|"test": {"learned", "initialisation", "library": {name: card},
-        "rk4"}, "beats_initialisation": bool, "beats_library": bool}`` where a card is
-        :meth:`rkcore.metrics.ScoreCard.to_dict` without the per-family breakdown, and the two
-        flags compare weighted scores on the *test* split (strictly greater).
+        "rk4", "gain_over": {"initialisation": gain, "library": {name: gain}}}, "beats_initialisation":
+        bool, "beats_library": bool}`` where a card is :meth:`rkcore.metrics.ScoreCard.to_dict`
+        without the per-family breakdown, a gain is the learned tableau's score minus the other's
+        with the standard error of the paired per-problem differences
+        (:meth:`rkcore.metrics.PairedGain.to_dict`), and the two flags compare weighted scores on
+        the *test* split (strictly greater).
     """
     tableaux = [learned, initialisation, *rivals.values()]
     out: dict = {}
@@ -281,6 +284,10 @@ def scorecards(
             "initialisation": _card(ev.cards[1]),
             "library": {n: _card(c) for n, c in zip(rivals, ev.cards[2:], strict=True)},
             "rk4": _card(ev.baseline),
+            "gain_over": {
+                "initialisation": ev.paired_gain(0, 1).to_dict(),
+                "library": {n: ev.paired_gain(0, 2 + i).to_dict() for i, n in enumerate(rivals)},
+            },
         }
     test = out["test"]
     out["beats_initialisation"] = test["learned"]["score"] > test["initialisation"]["score"]

@@ -18,7 +18,8 @@ the built-in files spell out every value)::
     t_end = 0.12                    # required: integration horizon [0, t_end] of every ODE
     seed = 2024                     # default 2024: which ODEs are drawn (the run's seed is training.seed)
     families = []                   # default []: family names; empty = every registered family
-    split = [0.6, 0.2, 0.2]         # default: train / validation / test fractions (positive, sum 1)
+    split = [0.4, 0.4, 0.2]         # default: train / validation / test fractions (positive, sum 1);
+                                    #   validation decides what training keeps, so it is large
     [stages]
     min = 3                         # required: every stage count min..max is trained
     max = 5                         # required
@@ -41,6 +42,11 @@ the built-in files spell out every value)::
     candidates = 32                 # default 32: candidate tableaux sampled per step (>= 2)
     sigma = 0.05                    # default 0.05: exploration noise of the generator's output
     batch_problems = 256            # default 256: training problems per step (clamped to the split)
+    selection_z = 3.0               # default 3.0: a new best, and a published tableau, must beat the
+                                    #   one it replaces on the validation split by this many standard
+                                    #   errors of the paired per-problem score differences (0: by any
+                                    #   margin); about 40 looks per stage count at a one-sided 5%
+                                    #   level, Bonferroni-corrected, give z = 3
 
 ``overrides`` (a list of strings) may also appear: it records how a resolved profile was
 derived (``--set`` strings, ``--seed N``, ``--stages N``, ``--smoke``), so that the output of
@@ -185,7 +191,7 @@ class DatasetSection(_Section):
     t_end: float
     seed: int = 2024
     families: tuple[str, ...] = ()
-    split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    split: tuple[float, float, float] = (0.4, 0.4, 0.2)
 
     def _check(self) -> None:
         self._require(self.n_problems >= 1, "n_problems", f"must be >= 1, got {self.n_problems}")
@@ -290,6 +296,7 @@ class TrainingSection(_Section):
     candidates: int = 32
     sigma: float = 0.05
     batch_problems: int = 256
+    selection_z: float = 3.0
 
     def _check(self) -> None:
         self._require(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
@@ -300,6 +307,7 @@ class TrainingSection(_Section):
         self._require(
             self.batch_problems >= 1, "batch_problems", f"must be >= 1, got {self.batch_problems}"
         )
+        self._require(self.selection_z >= 0, "selection_z", f"must be >= 0, got {self.selection_z}")
 
 
 _SECTIONS: dict[str, type[_Section]] = {
@@ -503,7 +511,8 @@ class Profile:
         """Same profile on a tiny budget (same code paths), recorded as ``--smoke``.
 
         60 problems (the stiff fraction kept), the default stage count only, 10 epochs,
-        8 candidates, 16 problems per step.
+        8 candidates, 16 problems per step, ``selection_z = 0`` (a dozen validation problems cannot
+        show a significant gain; the smoke run tests the code paths, not the result).
         """
         n_problems = min(60, self.dataset.n_problems)
         n_stiff = round(n_problems * self.dataset.n_stiff / self.dataset.n_problems)
@@ -518,6 +527,7 @@ class Profile:
                 epochs=min(10, self.training.epochs),
                 candidates=min(8, self.training.candidates),
                 batch_problems=min(16, self.training.batch_problems),
+                selection_z=0.0,
             ),
             overrides=self.overrides + ("--smoke",),
         )

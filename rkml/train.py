@@ -31,9 +31,12 @@ training problems (an ES generation), so ``training.epochs`` updates are made pe
    step 1 stays short; dividing by ``sigma^2`` measures residuals in units of the exploration
    noise, so no extra weight needs choosing.
 5. **Selection.**  Every few epochs the centre and the step's best candidate are scored on the
-   whole validation split; the best on validation is kept (the untrained, polished
-   initialisation is the first entry, so "no improvement" means the initialisation is kept --
-   and then the run is rejected).
+   whole validation split together with the best so far (the untrained, polished initialisation
+   is the first); a challenger replaces the best only if it beats it by more than
+   ``training.selection_z`` standard errors of the paired per-problem score differences
+   (:func:`rkcore.metrics.paired_gain`), so that the kept tableau is not merely the luckiest of
+   some 80 looks at 200 problems.  "No improvement" means the initialisation is kept -- and
+   then the stage count publishes nothing, and a run where no stage count improved is rejected.
 
 Why this design: the objective comes from integrating ODEs with a compiled kernel and is not
 differentiable in the coefficients (blow-ups, error floors, step counts), so a score-function
@@ -45,9 +48,11 @@ After training, each stage count's best tableau is polished once more, its order
 :func:`rkcore.order.order` with tolerance 1e-12, and the train / validation / test scores of it,
 of its polished initialisation and of every library method with the same stage count and at
 least the minimum order are written to ``metrics.json`` (the curves to ``history.json`` and
-``training_curve.png``).  The headline ``tableau.json`` is the
-best on validation.  Gates (:class:`rkml.errors.TrainingRejected`, nothing written as a result):
-the headline equals its initialisation, or any result fails its order.
+``training_curve.png``).  The headline ``tableau.json`` is the best on validation among the
+stage counts that beat their initialisation there by more than ``selection_z`` standard errors,
+preferring those that beat every same-stage library method so.  Gates
+(:class:`rkml.errors.TrainingRejected`, nothing written as a result): no stage count beats its
+initialisation so, or any result fails its order.
 
 Randomness: the generator's initial weights come from ``torch.manual_seed(training.seed)``
 (inside ``torch.random.fork_rng``, so the caller's RNG is untouched); everything drawn afterwards
@@ -74,6 +79,7 @@ from tqdm.auto import tqdm
 import rkcore
 from rkcore.datasets import make_dataset
 from rkcore.errors import RKInputError
+from rkcore.metrics import PairedGain, paired_gain, problem_losses
 from rkcore.order import order, order_conditions
 from rkml import runs
 from rkml.errors import TrainingRejected
@@ -236,17 +242,46 @@ def choose_starts(targets: dict[int, Target], validation, weights, min_order: in
     return starts
 
 
-def improved_on_initialisation(r: StageResult, metrics: dict[str, Any]) -> bool:
-    """Whether training moved the stage count's tableau and it scores better on validation."""
-    val = metrics["stages"][str(r.stages)]["validation"]
+def significant_best(score: np.ndarray, loss: np.ndarray, z: float) -> int | None:
+    """Index of the best of ``1..T-1`` among those beating row 0 by more than ``z`` standard errors.
+
+    Parameters
+    ----------
+    score : numpy.ndarray, shape (T,)
+        Weighted validation scores; row 0 is the incumbent.
+    loss : numpy.ndarray, shape (T, n)
+        Their per-problem losses on the same problems (:func:`rkcore.metrics.problem_losses`).
+    z : float
+        ``training.selection_z``.
+
+    Returns
+    -------
+    int or None
+        ``None`` when no challenger beats the incumbent significantly.
+    """
+    winners = [i for i in range(1, len(score)) if paired_gain(loss[i], loss[0]).exceeds(z)]
+    return max(winners, key=lambda i: score[i]) if winners else None
+
+
+def _beats(gain: dict[str, float], z: float) -> bool:
+    return PairedGain(gain["gain"], gain["stderr"], gain["n"]).exceeds(z)
+
+
+def improved_on_initialisation(r: StageResult, metrics: dict[str, Any], z: float) -> bool:
+    """Whether training moved the stage count's tableau and it beats its initialisation on
+    validation by more than ``z`` standard errors of the paired per-problem differences."""
+    gain = metrics["stages"][str(r.stages)]["validation"]["gain_over"]["initialisation"]
     moved = not r.tableau.equals(r.initialisation, tol=1e-12)
-    return moved and val["learned"]["score"] > val["initialisation"]["score"]
+    return moved and _beats(gain, z)
 
 
-def choose_headline(results: list[StageResult], metrics: dict[str, Any]) -> StageResult:
+def choose_headline(results: list[StageResult], metrics: dict[str, Any], z: float) -> StageResult:
     """The headline: best on *validation* among the stage counts where training measurably improved
     on the initialisation, preferring those that also beat every same-stage library method there.
 
+    "Measurably" means by more than ``z`` (``training.selection_z``) standard errors of the
+    paired per-problem score differences on the validation split: a gain of 0.05 decades over
+    200 problems is often sampling noise, and a headline chosen on noise loses on the test split.
     Only the validation split decides, so the test-split comparison in ``metrics.json`` stays an
     honest hold-out check.  A stage count whose best is still its initialisation has learned
     nothing and is never the headline, whatever its score.
@@ -258,15 +293,16 @@ def choose_headline(results: list[StageResult], metrics: dict[str, Any]) -> Stag
     """
     learned = []
     for r in results:
-        if not improved_on_initialisation(r, metrics):
+        if not improved_on_initialisation(r, metrics, z):
             continue
-        val = metrics["stages"][str(r.stages)]["validation"]
-        beats = all(val["learned"]["score"] > c["score"] for c in val["library"].values())
+        gains = metrics["stages"][str(r.stages)]["validation"]["gain_over"]["library"]
+        beats = all(_beats(g, z) for g in gains.values())
         learned.append((beats, r))
     if not learned:
         raise TrainingRejected(
-            "no stage count's tableau beats its initialisation on validation: training found nothing "
-            "better (more epochs, a larger learning_rate or sigma)"
+            f"no stage count's tableau beats its initialisation on validation by more than {z:g} "
+            "standard errors: training found nothing measurably better (more epochs, a larger "
+            "learning_rate or sigma)"
         )
     preferred = [r for beats, r in learned if beats] or [r for _, r in learned]
     return max(preferred, key=lambda r: r.validation_score)
@@ -435,17 +471,19 @@ def train(
                     # ---------------------------------------------------- evaluation
                     last = state["step"] == profile.training.epochs
                     if state["step"] % validation_interval(profile) == 0 or last:
-                        with torch.no_grad():
-                            pool = [centre]
-                            if ok.size:
-                                pool.append(cands.x[ok[int(np.argmax(scores[:-1]))]])
-                            val = score_points(np.stack(pool), s, validation, weights).score
-                        k = int(np.argmax(val))
-                        if val[k] > best["score"]:
-                            best.update(x=pool[k].copy(), score=float(val[k]), step=epoch)
+                        # The incumbent best is re-scored with the challengers (per-candidate
+                        # scoring is independent, so its score is unchanged) for paired differences.
+                        pool = [best["x"], centre]
+                        if ok.size:
+                            pool.append(cands.x[ok[int(np.argmax(scores[:-1]))]])
+                        checked = score_points(np.stack(pool), s, validation, weights)
+                        loss = problem_losses(checked.at_steps, checked.at_equal_work, weights)
+                        k = significant_best(checked.score, loss, profile.training.selection_z)
+                        if k is not None:
+                            best.update(x=pool[k].copy(), score=float(checked.score[k]), step=epoch)
                             best["order"] = order(_tableau(pool[k], s, "best"), tol=ACCEPT_RESIDUAL)
                         curve["val_step"].append(epoch)
-                        curve["validation"].append(float(val[0]))
+                        curve["validation"].append(float(checked.score[1]))
                         curve["best"].append(best["score"])
                     bar.update(1)
                     bar.set_postfix(
@@ -470,7 +508,8 @@ def train(
         # ---------------------------------------------------------------- results
         results = [_finish_stage(s, state, profile, targets[s].order) for s in counts]
         metrics = _metrics(results, dataset, profile, starts)
-        headline = choose_headline(results, metrics)
+        z = profile.training.selection_z
+        headline = choose_headline(results, metrics, z)
         beats_library = metrics["stages"][str(headline.stages)]["beats_library"]
         beats_init = metrics["stages"][str(headline.stages)]["beats_initialisation"]
         metrics["headline"] = {
@@ -491,7 +530,7 @@ def train(
         for r in results:
             # A stage count that learned nothing publishes no tableau: its best is its initialisation.
             entry = metrics["stages"][str(r.stages)]
-            entry["learned"] = improved_on_initialisation(r, metrics)
+            entry["learned"] = improved_on_initialisation(r, metrics, z)
             if entry["learned"]:
                 rkcore.save_tableau(r.tableau, run_dir / f"tableau-s{r.stages}.json")
             else:

@@ -25,10 +25,13 @@ from rkcore.metrics import (
     ERROR_CAP,
     ERROR_FLOOR,
     STABILITY_SCALE,
+    PairedGain,
     Weights,
     equal_work_steps,
     log_errors,
     metric_arrays,
+    paired_gain,
+    problem_losses,
     weighted_score,
 )
 
@@ -107,6 +110,57 @@ def test_metric_arrays_and_weighted_score_by_hand():
     score = weighted_score(m, baseline, w)
     assert score[0] == 0.0
     assert score[1] == pytest.approx(0.5 * 0.75 + 0.3 * 0.75 + 0.2 * STABILITY_SCALE * 0.5)
+
+
+def test_stability_is_counted_at_equal_work():
+    at_steps = crafted_scores([[1e-6, 1e-6], [1e-6, 1e-6]], [[OK, OK], [OK, OK]], [True, True])
+    at_eq = crafted_scores([[1e-5, 1e-5], [1e-5, np.inf]], [[OK, OK], [OK, UNSTABLE]], [True, True])
+    m = metric_arrays(at_steps, at_eq)
+    np.testing.assert_allclose(m.stability, [1.0, 0.5])  # the run with RK4's evaluation budget
+    np.testing.assert_array_equal(m.n_unstable, [0, 0])  # unstable counts stay those at n_steps
+
+
+def test_problem_losses_reproduce_the_weighted_score_by_hand():
+    errors_steps = [[1e-6, 1e-8, 1e-4, np.inf], [1e-7, 1e-9, 1e-3, 1e-2]]
+    errors_eq = [[1e-5, 1e-7, 1e-3, np.inf], [1e-6, 1e-8, np.inf, 1e-1]]
+    stiff = [False, False, True, True]
+    at_steps = crafted_scores(errors_steps, [[OK, OK, OK, UNSTABLE], [OK, OK, OK, OK]], stiff)
+    at_eq = crafted_scores(errors_eq, [[OK, OK, OK, UNSTABLE], [OK, OK, UNSTABLE, OK]], stiff)
+    w = Weights(0.5, 0.3, 0.2)
+    loss = problem_losses(at_steps, at_eq, w)
+    # problem 3 of tableau 1 (stiff, bounded at equal work): 0.5*(-2) + 0.3*(-1) - 0.2*10*(4/2)*1
+    assert loss[1, 3] == pytest.approx(-1.0 - 0.3 - 4.0)
+    assert loss[0, 0] == pytest.approx(0.5 * -6 + 0.3 * -5)  # non-stiff: no stability term
+    m = metric_arrays(at_steps, at_eq)
+    score = weighted_score(m, type(m)(*(a[:1] for a in m)), w)
+    assert paired_gain(loss[1], loss[0]).gain == pytest.approx(score[1] - score[0], abs=1e-12)
+
+
+def test_paired_gain_matches_a_paired_t_test():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=50), rng.normal(size=50) + 0.3
+    g = paired_gain(a, b)  # a has the lower loss: a positive gain
+    assert g.gain == pytest.approx(np.mean(b - a), rel=1e-12)
+    assert g.gain / g.stderr == pytest.approx(stats.ttest_rel(b, a).statistic, rel=1e-12)
+    assert g.n == 50 and g.to_dict() == {"gain": g.gain, "stderr": g.stderr, "n": 50}
+    assert paired_gain(a, a) == PairedGain(0.0, 0.0, 50)
+    assert not paired_gain(a, a).exceeds(0.0)  # no gain is not a gain, even at z = 0
+
+
+@pytest.mark.parametrize(
+    ("gain", "z", "expected"),
+    [((0.1, 0.04, 9), 2.0, True), ((0.1, 0.06, 9), 2.0, False), ((0.01, 1.0, 9), 0.0, True)],
+)
+def test_paired_gain_exceeds_z_standard_errors(gain, z, expected):
+    assert PairedGain(*gain).exceeds(z) is expected
+
+
+def test_paired_gain_rejects_mismatched_rows():
+    with pytest.raises(RKInputError, match="equal-length 1-D"):
+        paired_gain(np.zeros(3), np.zeros((2, 3)))
+    with pytest.raises(RKInputError, match="equal-length 1-D"):
+        paired_gain(np.zeros(0), np.zeros(0))
 
 
 def test_stability_gain_is_zero_without_stiff_problems():
@@ -209,6 +263,18 @@ def test_evaluate_normalises_rk4_to_zero_and_ranks_methods(split):
     assert rk4.stability_interval == pytest.approx(2.785293563405282, rel=1e-9)
     assert rk4.stability_interval_per_stage == pytest.approx(2.785293563405282 / 4, rel=1e-9)
     json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_evaluate_paired_gains_equal_score_differences(split):
+    names = ("heun", "rk4", "dopri5", "ssprk54")
+    result = evaluate([rkcore.method(n) for n in names], split, 12, weights=Weights(0.4, 0.4, 0.2))
+    assert result.losses.shape == (len(names) + 1, split.n_problems)
+    for i in range(len(names)):
+        for j in (*range(len(names)), -1):
+            want = result.cards[i].score - (result.cards[j] if j >= 0 else result.baseline).score
+            assert result.paired_gain(i, j).gain == pytest.approx(want, abs=1e-12)
+    g = result.paired_gain(2, 0)  # dopri5 over heun: many problems, all of them in dopri5's favour
+    assert g.n == split.n_problems and g.stderr > 0 and g.exceeds(2.0)
 
 
 def test_score_batch_matches_evaluate(split):

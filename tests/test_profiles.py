@@ -281,10 +281,10 @@ def test_custom_profile_from_path_uses_documented_defaults(tmp_path):
     path.write_text(CUSTOM)
     p = load_profile(path)
     assert p.name == "my-run" and p.description == "my run"
-    assert p.dataset.seed == 2024 and p.dataset.families == () and p.dataset.split == (0.6, 0.2, 0.2)
+    assert p.dataset.seed == 2024 and p.dataset.families == () and p.dataset.split == (0.4, 0.4, 0.2)
     assert p.model.layers == 2 and p.objective.min_order == 3 and p.objective.eval_steps == 40
     assert (p.training.seed, p.training.learning_rate, p.training.candidates) == (0, 0.0003, 32)
-    assert (p.training.sigma, p.training.batch_problems) == (0.05, 256)
+    assert (p.training.sigma, p.training.batch_problems, p.training.selection_z) == (0.05, 256, 3.0)
     assert load_profile(str(path)) == p
     # `profiles show` output of a custom profile loads back as the same profile.
     shown = tmp_path / "shown.toml"
@@ -358,7 +358,7 @@ def test_dataset_spec_bridge():
     spec = p.dataset_spec()
     assert isinstance(spec, datasets.DatasetSpec)
     assert (spec.n_problems, spec.n_stiff, spec.t_end, spec.seed) == (1200, 400, 0.12, 2024)
-    assert tuple(spec.split) == (0.6, 0.2, 0.2)
+    assert tuple(spec.split) == (0.4, 0.4, 0.2)
     # A different profile gives a different dataset specification.
     assert load_profile("mixed").dataset_spec().hash() != spec.hash()
 

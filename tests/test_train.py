@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -86,6 +87,13 @@ def test_smoke_run_writes_every_artefact_with_profile_and_verified_order(smoke_r
     assert entry["library_methods"] == want and sorted(entry["test"]["library"]) == want
     assert isinstance(metrics["headline"]["beats_library"], bool)
     assert metrics["headline"]["beats_library"] == result.beats_library
+    # Paired gains: the score differences, with the standard error that selection_z is applied to.
+    for split in ("validation", "test"):
+        gains = entry[split]["gain_over"]
+        want = entry[split]["learned"]["score"] - entry[split]["initialisation"]["score"]
+        assert gains["initialisation"]["gain"] == pytest.approx(want, abs=1e-12)
+        assert gains["initialisation"]["stderr"] >= 0 and gains["initialisation"]["n"] == metrics["splits"][split]
+        assert sorted(gains["library"]) == sorted(entry[split]["library"])
 
 
 def test_same_profile_and_seed_give_a_bit_identical_tableau(smoke_run, tmp_path, cache):
@@ -155,6 +163,7 @@ def test_result_equal_to_its_initialisation_is_rejected_and_writes_no_tableau(tm
         return scored._replace(score=np.zeros_like(scored.score))
 
     monkeypatch.setattr(train_module, "score_points", flat_scores)
+    monkeypatch.setattr(train_module, "problem_losses", lambda at, eq, w: np.zeros(at.error.shape))
     profile = _smoke("efficiency-v2")
     with pytest.raises(TrainingRejected, match="beats its initialisation"):
         train(profile, tmp_path / "run", progress=False, dataset_cache=cache)
@@ -207,3 +216,44 @@ def test_minibatch_rows_and_scores_agree_with_rkcore(cache):
 
     want = evaluate([rk38], train_split, profile.objective.eval_steps, profile.weights()).cards[0].score
     assert scores[1] == pytest.approx(want, abs=1e-12)
+
+
+def test_significant_best_needs_a_gain_of_z_standard_errors():
+    from rkml.train import significant_best
+
+    n = 100
+    rng = np.random.default_rng(0)
+    incumbent = rng.normal(size=n)
+    noisy = incumbent - 0.05 + rng.normal(scale=1.0, size=n)  # +0.05 on average, stderr ~0.1
+    clear = incumbent - 0.3 + rng.normal(scale=0.1, size=n)  # +0.3 on average, stderr ~0.01
+    loss = np.stack([incumbent, noisy, clear])
+    score = -loss.mean(axis=1)
+    assert significant_best(score, loss, 2.0) == 2
+    assert significant_best(score[:2], loss[:2], 2.0) is None  # noise is not an improvement
+    # z = 0 is "any improvement": the higher score of the two challengers wins.
+    assert significant_best(score, loss, 0.0) == int(np.argmax(score[1:])) + 1
+    assert significant_best(score[:1], loss[:1], 0.0) is None
+
+
+def test_headline_prefers_significant_gains_over_larger_noisy_ones(smoke_run):
+    from rkml.train import choose_headline
+
+    profile, _, result = smoke_run
+    r = result.results[0]
+    other = dataclasses.replace(r, stages=r.stages + 1, validation_score=r.validation_score + 1.0)
+
+    def entry(gain, stderr, library):
+        return {"validation": {"gain_over": {"initialisation": {"gain": gain, "stderr": stderr, "n": 12},
+                                             "library": library}}}  # fmt: skip
+
+    lib_ok = {"x": {"gain": 0.2, "stderr": 0.05, "n": 12}}
+    metrics = {"stages": {str(r.stages): entry(0.1, 0.02, lib_ok), str(other.stages): entry(0.3, 0.2, lib_ok)}}
+    # The other stage count scores higher but its gain over its initialisation is 1.5 stderr: noise.
+    assert choose_headline([r, other], metrics, 2.0) is r
+    assert choose_headline([r, other], metrics, 1.0) is other
+    # Preferred: beating every library method significantly, even at a lower validation score.
+    lib_noisy = {"x": {"gain": 0.2, "stderr": 0.5, "n": 12}}
+    metrics["stages"][str(other.stages)] = entry(0.3, 0.01, lib_noisy)
+    assert choose_headline([r, other], metrics, 2.0) is r
+    with pytest.raises(TrainingRejected, match="more than 40 standard errors"):
+        choose_headline([r, other], metrics, 40.0)
