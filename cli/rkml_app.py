@@ -150,11 +150,12 @@ def train(
 
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RuntimeWarning)
-                rkml.train.train(
+                result = rkml.train.train(
                     resolved, run_dir, stages=stages, device=device.value, resume=resume, progress=True
                 )
         for w in caught:
             typer.echo(f"warning: {w.message}", err=True)
+        typer.echo(rkml.train.summary_line(result))
     except TrainingRejected as exc:
         _exit_with(EXIT_REJECTED, "rejected", f"{exc} (run folder {run_dir})")
     except KeyboardInterrupt:

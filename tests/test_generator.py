@@ -89,20 +89,34 @@ def test_generator_shapes_and_explicit_tableaux_for_every_stage_count():
         gen.mean(profile.stages.max + 1)
 
 
-def test_generator_init_is_seeded_and_depends_on_the_weights():
+def test_untrained_generator_proposes_its_base_and_its_network_is_seeded():
     profile = load_profile("efficiency-v2")
 
-    def mean_for(seed, weights=(0.3, 0.6, 0.1)):
+    def generator(seed, weights=(0.3, 0.6, 0.1), bases=None):
         torch.manual_seed(seed)
-        gen = TableauGenerator(3, 5, weights, hidden_units=32, layers=2)
-        return gen.mean(4).detach().numpy()
+        return TableauGenerator(3, 5, weights, hidden_units=32, layers=2, bases=bases)
 
-    np.testing.assert_array_equal(mean_for(0), mean_for(0))
-    assert not np.allclose(mean_for(0), mean_for(1))
-    assert not np.allclose(mean_for(0), mean_for(0, weights=(0.3, 0.2, 0.5)))
-    # The untrained mean is the anchor plus a small seed-dependent offset, not the zero tableau.
-    offset = mean_for(0) - anchor(4)
-    assert 0 < np.abs(offset).max() < 0.2
+    # The untrained mean is exactly the base (the anchor by default, else the warm start) ...
+    np.testing.assert_array_equal(generator(0).mean(4).detach().numpy(), anchor(4))
+    rk4 = rkcore.method("rk4")
+    start = flatten(rk4.A, rk4.b)
+    np.testing.assert_array_equal(generator(1, bases={4: start}).mean(4).detach().numpy(), start)
+    # ... while the network itself is seeded and conditioned on the weights.
+    cond = generator(0).condition(4)[None, :]
+    np.testing.assert_array_equal(generator(0).forward(cond).detach(), generator(0).forward(cond).detach())
+    assert not torch.allclose(generator(0).forward(cond), generator(1).forward(cond))
+    other = generator(0, weights=(0.3, 0.2, 0.5))
+    assert not torch.allclose(generator(0).forward(cond), other.forward(other.condition(4)[None, :]))
+    # A training step moves the mean away from the base.
+    gen = generator(0)
+    (gen.mean(4) ** 2).sum().backward()
+    torch.optim.SGD(gen.parameters(), lr=0.1).step()
+    assert not np.allclose(gen.mean(4).detach().numpy(), anchor(4))
+    # The shared network moved every stage count; rebase puts one back on its base, alone.
+    assert not np.allclose(gen.mean(5).detach().numpy(), anchor(5))
+    gen.rebase(5)
+    np.testing.assert_array_equal(gen.mean(5).detach().numpy(), anchor(5))
+    assert not np.allclose(gen.mean(4).detach().numpy(), anchor(4))
     assert TableauGenerator.from_profile(profile).weights.tolist() == pytest.approx([0.3, 0.6, 0.1])
 
 
