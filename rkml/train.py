@@ -50,7 +50,7 @@ of its polished initialisation and of every library method with the same stage c
 least the minimum order are written to ``metrics.json`` (the curves to ``history.json`` and
 ``training_curve.png``).  The headline ``tableau.json`` is the best on validation among the
 stage counts that beat their initialisation there by more than ``selection_z`` standard errors,
-preferring those that score above every same-stage library method there.  Gates
+preferring those that beat every same-stage library method so.  Gates
 (:class:`rkml.errors.TrainingRejected`, nothing written as a result): no stage count beats its
 initialisation so, or any result fails its order.
 
@@ -277,14 +277,18 @@ def improved_on_initialisation(r: StageResult, metrics: dict[str, Any], z: float
 
 def choose_headline(results: list[StageResult], metrics: dict[str, Any], z: float) -> StageResult:
     """The headline: best on *validation* among the stage counts where training measurably improved
-    on the initialisation, preferring those that also score above every same-stage library method
-    there.
+    on the initialisation, preferring those that also measurably beat every same-stage library
+    method there.
 
     "Measurably" means by more than ``z`` (``training.selection_z``) standard errors of the
     paired per-problem score differences on the validation split: a gain of 0.05 decades over
     200 problems is often sampling noise, and a headline chosen on noise loses on the test split.
-    The initialisation is the best of the library methods on validation (or the anchor), so the
-    library preference needs no second significance test: it only matters for anchor starts.
+    The library test is not implied by the first: the initialisation is the best library method
+    on *validation*, but the runner-up is often within noise of it and ahead on other problems
+    (accuracy, seed 0: a 6-stage result 0.05 +- 0.015 above butcher5 and 0.12 +- 0.06 above
+    cashkarp on validation trailed cashkarp by 0.07 on test).  So a headline claims to beat the
+    library only where validation shows it; a higher-scoring stage count that does not is still
+    published as ``tableau-sN.json``.
     Only the validation split decides, so the test-split comparison in ``metrics.json`` stays an
     honest hold-out check.  A stage count whose best is still its initialisation has learned
     nothing and is never the headline, whatever its score.
@@ -299,7 +303,7 @@ def choose_headline(results: list[StageResult], metrics: dict[str, Any], z: floa
         if not improved_on_initialisation(r, metrics, z):
             continue
         gains = metrics["stages"][str(r.stages)]["validation"]["gain_over"]["library"]
-        beats = all(g["gain"] > 0 for g in gains.values())
+        beats = all(_beats(g, z) for g in gains.values())
         learned.append((beats, r))
     if not learned:
         raise TrainingRejected(
@@ -538,21 +542,24 @@ def train(
             "beats_library": beats_library,
             "beats_initialisation": beats_init,
         }
-        outscored = [
-            {"stages": r.stages, "start": starts[r.stages].name, "validation_score": r.validation_score}
-            for r in results
-            if r.validation_score > headline.validation_score
-            and not improved_on_initialisation(r, metrics, z)
-        ]
-        metrics["headline"]["outscored_by_unimproved_initialisations"] = outscored
-        for o in outscored:
+        higher = []
+        for r in results:
+            if r.validation_score <= headline.validation_score:
+                continue
+            if improved_on_initialisation(r, metrics, z):
+                why = (f"is published as tableau-s{r.stages}.json but does not beat every same-stage "
+                       f"library method on validation by {z:g} standard errors")  # fmt: skip
+            else:
+                why = (f"is its initialisation ({starts[r.stages].name}): training did not measurably "
+                       "improve on it, so it is not published as learned")  # fmt: skip
+            higher.append({"stages": r.stages, "validation_score": r.validation_score, "why": why})
             warnings.warn(
-                f"the {o['stages']}-stage initialisation ({o['start']}) scores higher on validation "
-                f"({o['validation_score']:+.3f}) than the headline ({headline.validation_score:+.3f}), but "
-                "training did not measurably improve on it, so it is not published as learned",
+                f"the {r.stages}-stage result scores higher on validation ({r.validation_score:+.3f}) than "
+                f"the headline ({headline.validation_score:+.3f}); it {why}",
                 RuntimeWarning,
                 stacklevel=2,
             )
+        metrics["headline"]["higher_scoring_stage_counts"] = higher
         if not beats_library:
             warnings.warn(
                 f"the headline {headline.stages}-stage tableau does not beat every same-stage library "
