@@ -35,7 +35,7 @@ training problems (an ES generation), so ``training.epochs`` updates are made pe
    is the first); a challenger replaces the best only if it beats it by more than
    ``training.selection_z`` standard errors of the paired per-problem score differences
    (:func:`rkcore.metrics.paired_gain`), so that the kept tableau is not merely the luckiest of
-   some 80 looks at 200 problems.  "No improvement" means the initialisation is kept -- and
+   some 80 looks at a few hundred problems.  "No improvement" means the initialisation is kept -- and
    then the stage count publishes nothing, and a run where no stage count improved is rejected.
 
 Why this design: the objective comes from integrating ODEs with a compiled kernel and is not
@@ -282,7 +282,7 @@ def choose_headline(results: list[StageResult], metrics: dict[str, Any], z: floa
 
     "Measurably" means by more than ``z`` (``training.selection_z``) standard errors of the
     paired per-problem score differences on the validation split: a gain of 0.05 decades over
-    200 problems is often sampling noise, and a headline chosen on noise loses on the test split.
+    a few hundred problems is often sampling noise, and a headline chosen on noise loses on the test split.
     The library test is not implied by the first: the initialisation is the best library method
     on *validation*, but the runner-up is often within noise of it and ahead on other problems
     (accuracy, seed 0: a 6-stage result 0.05 +- 0.015 above butcher5 and 0.12 +- 0.06 above
