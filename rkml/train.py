@@ -616,17 +616,12 @@ def _fresh_state(generator, targets: dict[int, Target], validation, weights) -> 
         init = {s: generator.mean(s).cpu().numpy() for s in targets}
     init_centre, best, curves = {}, {}, {}
     for s, (p, origin) in targets.items():
+        # The untrained mean is the start itself (rkml.generator), so this only polishes it.
         projected = project_batch(init[s][None], s, p, origin=origin)
         if not projected.converged[0]:
-            # At rank-deficient starts (e.g. verner65 on the order-5 conditions) an arbitrary offset
-            # cannot be projected back; its component along the order manifold can.
-            tangent = tangent_projector(origin, s, tree_program(p))
-            along = origin + (init[s] - origin) @ tangent
-            projected = project_batch(along[None], s, p, origin=origin)
-        if not projected.converged[0]:
             raise TrainingRejected(
-                f"the untrained generator's {s}-stage output cannot be polished onto order {p} "
-                f"(residual {projected.residual[0]:.2g}); try another training.seed"
+                f"the {s}-stage start cannot be polished onto order {p} "
+                f"(residual {projected.residual[0]:.2g})"
             )
         init_centre[s] = projected.x[0]
         score = float(score_points(init_centre[s][None], s, validation, weights).score[0])
