@@ -1,7 +1,7 @@
 """``rkcore evaluate`` and ``rkcore work-precision``: score tableaux on a seeded ODE dataset.
 
     rkcore evaluate [FILE.json ...] [--method NAME ...] [--problems 1000] [--stiff 300]
-        [--t-end 0.1] [--steps 100] [--seed 0] [--families a,b] [--split all]
+        [--t-end 0.1] [--target-error 1e-6 | --steps N] [--seed 0] [--families a,b] [--split all]
         [--weights 0.4,0.4,0.2] [--cache-dir DIR] [--json]
     rkcore work-precision [FILE.json ...] [--method NAME ...] -o wp.png [--force]
         [--steps 2,4,...] [--tolerances 1e-3,...] [dataset options] [--json]
@@ -34,6 +34,7 @@ from cli.common import (
 )
 from rkcore import evaluate as evaluation
 from rkcore import work_precision as wp
+from rkcore.calibration import check_target_error, make_plan
 from rkcore.datasets import DatasetSpec
 from rkcore.errors import RKInputError
 from rkcore.metrics import Metrics, Weights
@@ -99,7 +100,17 @@ def evaluate_command(
     problems: ProblemsOption = 1000,
     stiff: StiffOption = 300,
     t_end: TEndOption = 0.1,
-    steps: Annotated[int, typer.Option("--steps", help="Fixed steps over [0, t_end].")] = 100,
+    target_error: Annotated[
+        float,
+        typer.Option(
+            "--target-error",
+            help="Score each problem at the fewest steps at which RK4's error is at most this.",
+        ),
+    ] = 1e-6,
+    steps: Annotated[
+        int | None,
+        typer.Option("--steps", help="Instead of --target-error: the same fixed steps for every problem."),
+    ] = None,
     seed: SeedOption = 0,
     families: FamiliesOption = None,
     split: SplitOption = SplitName.all,
@@ -111,18 +122,26 @@ def evaluate_command(
 ) -> None:
     """Accuracy, efficiency, stability and weighted score of tableaux on a seeded dataset.
 
-    Accuracy is the mean log10 relative error at t_end with --steps steps, efficiency the
-    same at the function-evaluation budget of RK4, stability the fraction of stiff problems
-    that stay bounded at that same budget; the score is the weighted gain over RK4 on the same problems (see
-    rkcore.metrics).  One table per family and one overall, tableaux side by side.
+    Each problem is integrated at the fewest steps at which RK4's error is at most
+    --target-error (or at --steps steps).  Accuracy is the mean log10 relative error at t_end,
+    efficiency the same at the function-evaluation budget of RK4, stability the geometric mean
+    over the stiff problems of the largest linearly stable step per evaluation (units of
+    1/rho); sat is the share of errors at the floor or the cap, which say nothing.  The score
+    is the weighted gain over RK4 on the same problems (see rkcore.metrics).  One table per
+    family and one overall, tableaux side by side.
     """
     tableaux = load_tableaux(files, method)
-    if steps < 1:
+    if steps is not None and steps < 1:
         raise RKInputError(f"--steps must be a positive integer, got {steps}")
+    check_target_error(target_error)
     spec = _spec(problems, stiff, t_end, seed, families)
     score_weights = _weights(weights)
     data = evaluation.load_split(spec, split.value, cache_dir=cache_dir, progress=not json_output)
-    result = evaluation.evaluate(tableaux, data, steps, weights=score_weights)
+    if steps is None:
+        plan = make_plan(data, target_error)
+    else:
+        plan = make_plan(data, None, n_steps=steps)
+    result = evaluation.evaluate(tableaux, data, plan, weights=score_weights)
     if json_output:
         typer.echo(to_json({"dataset": spec.to_dict(), "split": split.value, **result.to_dict()}))
         return
@@ -134,8 +153,8 @@ def _fmt(x: float, spec: str = ".2f") -> str:
 
 
 def _metric_cells(m: Metrics) -> list[str]:
-    stab = "-" if math.isnan(m.stability) else f"{100 * m.stability:.0f}%"
-    return [_fmt(m.accuracy), _fmt(m.efficiency), stab, str(m.n_unstable), f"{m.nfev:,}"]
+    stab = "-" if math.isnan(m.stability) else f"{m.stability:.3f}"
+    return [_fmt(m.accuracy), _fmt(m.efficiency), stab, str(m.n_unstable), f"{100 * m.saturation:.0f}%", f"{m.nfev:,}"]
 
 
 def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: str) -> None:
@@ -143,18 +162,23 @@ def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: s
     cards = list(result.cards)
     if not any(c.name == result.baseline.name for c in cards):
         cards.append(result.baseline)
-    metric_columns = ("accuracy", "efficiency", "stability", "unstable", "nfev")
-
+    metric_columns = ("accuracy", "efficiency", "stability", "unstable", "sat", "nfev")
+    plan = result.plan
+    if plan["target_error"] is None:
+        how = f"{plan['steps_median']:g} fixed steps"
+    else:
+        how = f"the fewest steps at which RK4's error <= {plan['target_error']:g} (median {plan['steps_median']:g})"
     by_family = Table(
         title=(
-            f"By family: acc = mean log10 error at {result.n_steps} steps, eff = the same at equal work "
-            "(RK4's evaluations), stab = % of the stiff problems that stay bounded at equal work"
+            f"By family: acc = mean log10 error at {how}, eff = the same at equal work "
+            "(RK4's evaluations), stab = largest stable step per evaluation (1/rho), "
+            "sat = errors at the floor or cap"
         ),
         title_justify="left",
     )
     by_family.add_column("family", style="cyan", min_width=max(len(f) for f in result.families))
     by_family.add_column("tableau", style="bold", no_wrap=True)
-    for col in ("acc", "eff", "stab", "unstable", "nfev"):
+    for col in ("acc", "eff", "stab", "unstable", "sat", "nfev"):
         by_family.add_column(col, justify="right")
     for i, family in enumerate(result.families):
         if i:

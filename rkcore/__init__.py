@@ -99,3 +99,6 @@ from .metrics import ScoreCard, Weights  # noqa: E402
 __all__ += ["solve_batch", "solve_batch_adaptive", "SolveResult", "AdaptiveResult"]
 __all__ += ["score_tableaux", "prepare_split", "PreparedSplit", "TableauScores", "Evaluation"]
 __all__ += ["ScoreCard", "Weights"]
+from .calibration import ScoringPlan, make_plan  # noqa: E402
+
+__all__ += ["ScoringPlan", "make_plan"]

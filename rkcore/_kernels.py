@@ -30,6 +30,7 @@ _C2 = types.Array(_f8, 2, "C")
 _C3 = types.Array(_f8, 3, "C")
 _C4 = types.Array(_f8, 4, "C")
 _I1 = types.Array(_i8, 1, "C")
+_I2 = types.Array(_i8, 2, "C")
 _I3 = types.Array(_i8, 3, "C")
 _S1 = types.Array(types.int8, 1, "C")
 _S3 = types.Array(types.int8, 3, "C")
@@ -41,7 +42,7 @@ BLOCK_RHS = types.FunctionType(BLOCK_RHS_SIG)
 
 
 @njit(
-    types.void(BLOCK_RHS, _C3, _C2, _C2, _I1, _I1, _C3, _C3, _C2, _f8, _f8, _C4, _I3, _S3),
+    types.void(BLOCK_RHS, _C3, _C2, _C2, _I1, _I2, _C3, _C3, _C2, _f8, _f8, _C4, _I3, _S3),
     parallel=True,
     cache=True,
 )
@@ -55,8 +56,10 @@ def rk_fixed(rhs_block, A, b, c, fsal, n_steps, Y0, P, bound, t0, t1, Y_out, ste
     fsal : (T,) int64
         1 when tableau ``q`` is first-same-as-last: stage 0 of a step reuses the last stage
         of the previous one (same floating-point value, one evaluation saved).
-    n_steps : (T,) int64
-        Steps per tableau (at least 1).
+    n_steps : (T, B) int64
+        Steps of tableau ``q`` on block ``blk`` (at least 1): every ODE of a block takes the
+        same steps, so blocks of problems with different step counts (calibrated scoring,
+        :mod:`rkcore.calibration`) run in one call.
     Y0 : (B, d, m); P : (B, k, m); bound : (B, m)
         Initial states, parameters and the blow-up bound on ``max |y|`` per ODE.
     t0, t1 : float
@@ -73,7 +76,7 @@ def rk_fixed(rhs_block, A, b, c, fsal, n_steps, Y0, P, bound, t0, t1, Y_out, ste
     for pair in prange(T * B):
         q = pair // B
         blk = pair % B
-        N = n_steps[q]
+        N = n_steps[q, blk]
         h = (t1 - t0) / N
         hA = h * A[q]
         hb = h * b[q]

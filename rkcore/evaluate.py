@@ -22,12 +22,14 @@ the problem when the solution has decayed to (almost) zero.
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
 
+from .calibration import PlanRows, ScoringPlan, plan_rows
 from .datasets import Dataset, Split
 from .errors import RKInputError
 from .integrate import (
@@ -42,11 +44,15 @@ from .integrate import (
 from .metrics import (
     MetricArrays,
     Metrics,
+    Observed,
     PairedGain,
     ScoreCard,
     Weights,
-    equal_work_steps,
+    equal_work_bracket,
+    error_floor,
     gains,
+    interpolate_log_errors,
+    log_errors,
     metric_arrays,
     metrics_for,
     paired_gain,
@@ -79,6 +85,8 @@ class PreparedGroup:
     y_ref : ndarray, shape (n, d)
     scale : ndarray, shape (n,)
         Error denominators ``max(|y_ref|_inf, REL_SCALE_FLOOR * |y0|_inf)``.
+    slots : ndarray of int64, shape (n,)
+        Where each problem sits among the ``n_blocks * m`` block columns (block ``slot // m``).
     """
 
     family: Family
@@ -91,6 +99,7 @@ class PreparedGroup:
     bound_blocks: np.ndarray
     y_ref: np.ndarray
     scale: np.ndarray
+    slots: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -110,6 +119,9 @@ class PreparedSplit:
         Relative error estimate of each reference.
     index : ndarray of int64, shape (n_problems,)
         Position of each problem in its dataset.
+    plan : PlanRows or None
+        The scoring plan's step counts and stiff spectra of these problems
+        (:mod:`rkcore.calibration`); needed by :func:`score_batch` and :func:`evaluate`.
     """
 
     groups: tuple[PreparedGroup, ...]
@@ -118,66 +130,111 @@ class PreparedSplit:
     stiff: np.ndarray
     ref_error: np.ndarray
     index: np.ndarray
+    plan: PlanRows | None = None
 
     @property
     def n_problems(self) -> int:
         return int(self.family_code.shape[0])
 
 
-def prepare_split(split: Split | PreparedSplit) -> PreparedSplit:
+def prepare_split(split: Split | PreparedSplit, plan: ScoringPlan | None = None) -> PreparedSplit:
     """Lay out every group of ``split`` in state-major kernel blocks, once.
 
     Parameters
     ----------
     split : Split or PreparedSplit
-        A prepared split is returned unchanged.
+        A prepared split is returned unchanged (or, with a ``plan``, re-prepared with it when it
+        has none).
+    plan : ScoringPlan, optional
+        With a plan, problems of one family with the same calibrated step count share blocks
+        (so each block runs its own step count) and the plan's rows travel with the split.
 
     Returns
     -------
     PreparedSplit
     """
     if isinstance(split, PreparedSplit):
-        return split
+        if plan is None or split.plan is not None:
+            return split
+        raise RKInputError("this split was prepared without a scoring plan; prepare the Split with the plan")
     if isinstance(split, Dataset):
         raise RKInputError("pass one split of the dataset (dataset.train, .validation, .test or .all)")
     if not isinstance(split, Split):
         raise RKInputError(f"split must be an rkcore Split, got {type(split).__name__}")
     if split.n_problems == 0:
         raise RKInputError("the split has no problems; build the dataset with more problems")
+    present = [g for g in split.groups if g.n > 0]
+    index = np.concatenate([np.asarray(g.index, dtype=np.int64) for g in present])
+    rows = None
+    if plan is not None:
+        rows = plan_rows(plan, index, np.concatenate([np.asarray(g.rho, dtype=np.float64) for g in present]))
     groups = []
     start = 0
-    for g in split.groups:
-        if g.n == 0:
-            continue
-        n_blocks, m = block_layout(g.n, g.family.dim, _NOMINAL_STAGES)
-        y0 = np.asarray(g.y0, dtype=np.float64)
-        y_ref = np.asarray(g.y_ref, dtype=np.float64)
-        scale = np.maximum(np.max(np.abs(y_ref), axis=1), REL_SCALE_FLOOR * np.max(np.abs(y0), axis=1))
-        groups.append(
-            PreparedGroup(
-                family=g.family,
-                n=g.n,
-                start=start,
-                t0=float(g.t0),
-                t1=float(g.t1),
-                y0_blocks=to_blocks(y0, n_blocks, m),
-                params_blocks=to_blocks(np.asarray(g.params, dtype=np.float64), n_blocks, m),
-                bound_blocks=np.ascontiguousarray(to_blocks(blowup_bound(y0)[:, None], n_blocks, m)[:, 0]),
-                y_ref=y_ref,
-                scale=np.maximum(scale, np.finfo(np.float64).tiny),
-            )
-        )
+    for g in present:
+        classes = None if rows is None else rows.steps[start : start + g.n]
+        groups.append(_prepare_group(g, start, classes))
         start += g.n
-    code = np.concatenate([np.full(g.n, i, dtype=np.int64) for i, g in enumerate(groups)])
-    present = [g for g in split.groups if g.n > 0]
     return PreparedSplit(
         groups=tuple(groups),
         families=tuple(g.family.name for g in groups),
-        family_code=code,
+        family_code=np.concatenate([np.full(g.n, i, dtype=np.int64) for i, g in enumerate(groups)]),
         stiff=np.concatenate([np.full(g.n, bool(g.family.stiff)) for g in groups]),
         ref_error=np.concatenate([np.asarray(g.ref_error, dtype=np.float64) for g in present]),
-        index=np.concatenate([np.asarray(g.index, dtype=np.int64) for g in present]),
+        index=index,
+        plan=rows,
     )
+
+
+def _prepare_group(g, start: int, classes: np.ndarray | None) -> PreparedGroup:
+    """Blocks of one family; with ``classes`` (a step count per problem) no block mixes two counts."""
+    y0 = np.asarray(g.y0, dtype=np.float64)
+    y_ref = np.asarray(g.y_ref, dtype=np.float64)
+    params = np.asarray(g.params, dtype=np.float64)
+    scale = np.maximum(np.max(np.abs(y_ref), axis=1), REL_SCALE_FLOOR * np.max(np.abs(y0), axis=1))
+    bound = blowup_bound(y0)[:, None]
+    n_blocks, m = block_layout(g.n, g.family.dim, _NOMINAL_STAGES)
+    if classes is None or np.all(classes == classes[0]):
+        order = np.arange(g.n)
+        slots = np.arange(g.n)
+        blocks = [(order, n_blocks, m)]
+    else:
+        members = [np.flatnonzero(classes == v) for v in np.unique(classes)]
+        m = _class_block_width(m, [len(r) for r in members])
+        blocks = [(r, -(-len(r) // m), m) for r in members]
+        n_blocks = sum(nb for _, nb, _ in blocks)
+        slots = np.empty(g.n, dtype=np.int64)
+        first = 0
+        for r, nb, _ in blocks:
+            slots[r] = first + np.arange(len(r))
+            first += nb * m
+
+    def lay(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([to_blocks(x[r], nb, m) for r, nb, _ in blocks])
+
+    return PreparedGroup(
+        family=g.family,
+        n=g.n,
+        start=start,
+        t0=float(g.t0),
+        t1=float(g.t1),
+        y0_blocks=np.ascontiguousarray(lay(y0)),
+        params_blocks=np.ascontiguousarray(lay(params)),
+        bound_blocks=np.ascontiguousarray(lay(bound)[:, 0]),
+        y_ref=y_ref,
+        scale=np.maximum(scale, np.finfo(np.float64).tiny),
+        slots=slots,
+    )
+
+
+def _class_block_width(cap: int, sizes: list[int]) -> int:
+    """Block width for step classes of the given sizes: least padded work, ``m + 8`` per block
+    standing for the loop overhead that makes narrow blocks slow (see ``block_layout``)."""
+    best, best_cost = 8, math.inf
+    for m in range(8, max(cap, 8) + 1, 8):
+        cost = sum(-(-n // m) * (m + 8) for n in sizes)
+        if cost < best_cost:
+            best, best_cost = m, cost
+    return best
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -192,7 +249,8 @@ class TableauScores:
         :data:`rkcore.integrate.OK` or :data:`~rkcore.integrate.UNSTABLE`.
     nfev : ndarray of int64, shape (T, n_problems)
         Right-hand-side evaluations spent.
-    n_steps : ndarray of int64, shape (T,)
+    n_steps : ndarray of int64, shape (T, n_problems)
+        Steps asked for on each problem.
     split : PreparedSplit
         Problem order, family codes and stiffness flags of the columns.
     """
@@ -229,17 +287,36 @@ def _check_batch(A, b) -> tuple[np.ndarray, np.ndarray]:
     return A, b
 
 
-def _check_steps(n_steps, T: int) -> np.ndarray:
+def _check_steps(n_steps, T: int, n: int) -> np.ndarray:
+    """Step counts as a (T, n) int64 array: one per tableau and problem."""
     if isinstance(n_steps, numbers.Integral) and not isinstance(n_steps, bool):
-        steps = np.full(T, int(n_steps), dtype=np.int64)
+        steps = np.full((T, n), int(n_steps), dtype=np.int64)
     else:
         arr = np.asarray(n_steps)
-        if arr.shape != (T,) or arr.dtype.kind not in "iu":
-            raise RKInputError(f"n_steps must be a positive integer or {T} integers (one per tableau)")
-        steps = arr.astype(np.int64)
-    if np.any(steps < 1):
+        if arr.dtype.kind not in "iu" or arr.shape not in ((T,), (T, n)):
+            raise RKInputError(
+                f"n_steps must be a positive integer, {T} integers (one per tableau) or a ({T}, {n}) "
+                "integer array (one per tableau and problem)"
+            )
+        steps = np.array(np.broadcast_to(arr.reshape(T, -1), (T, n)), dtype=np.int64)
+    if steps.size and np.any(steps < 1):
         raise RKInputError(f"n_steps must be positive, got {int(steps.min())}")
-    return np.ascontiguousarray(steps)
+    return steps
+
+
+def _block_steps(steps: np.ndarray, g: PreparedGroup) -> np.ndarray:
+    """(T, n_blocks) step counts of one group from per-problem counts; a block must not mix two."""
+    n_blocks, _, m = g.y0_blocks.shape
+    cols = steps[:, g.start : g.start + g.n]
+    out = np.ones((steps.shape[0], n_blocks), dtype=np.int64)
+    blk = g.slots // m
+    out[:, blk] = cols
+    if not np.array_equal(out[:, blk], cols):
+        raise RKInputError(
+            "per-problem step counts must be equal within a block; prepare the split with the "
+            "ScoringPlan that the step counts come from"
+        )
+    return out
 
 
 def score_tableaux(A, b, split: Split | PreparedSplit, n_steps) -> TableauScores:
@@ -252,23 +329,24 @@ def score_tableaux(A, b, split: Split | PreparedSplit, n_steps) -> TableauScores
     b : array_like, shape (T, s)
     split : Split or PreparedSplit
         Prepare it once with :func:`prepare_split` when scoring repeatedly.
-    n_steps : int or array_like of int, shape (T,)
-        Fixed steps over ``[t0, t1]``, shared or one per tableau.
+    n_steps : int, array_like of int of shape (T,), or of shape (T, n_problems)
+        Fixed steps over ``[t0, t1]``: shared, one per tableau, or one per tableau and
+        problem (then equal within each block: derive them from the split's scoring plan).
 
     Returns
     -------
     TableauScores
-        ``error``, ``status``, ``nfev`` of shape (T, n_problems), in the prepared split's
-        problem order.
+        ``error``, ``status``, ``nfev``, ``n_steps`` of shape (T, n_problems), in the
+        prepared split's problem order.
     """
     from ._kernels import rk_fixed
 
     A, b = _check_batch(A, b)
     prepared = prepare_split(split)
     T, s = b.shape
-    steps = _check_steps(n_steps, T)
-    A, b, c, fsal = kernel_coefficients(A, b)
     n = prepared.n_problems
+    steps = _check_steps(n_steps, T, n)
+    A, b, c, fsal = kernel_coefficients(A, b)
     error = np.empty((T, n))
     status = np.empty((T, n), dtype=np.int8)
     nfev = np.empty((T, n), dtype=np.int64)
@@ -277,16 +355,16 @@ def score_tableaux(A, b, split: Split | PreparedSplit, n_steps) -> TableauScores
         Y_out = np.empty((T, n_blocks, d, m))
         steps_out = np.empty((T, n_blocks, m), dtype=np.int64)
         status_out = np.empty((T, n_blocks, m), dtype=np.int8)
-        run_kernel(rk_fixed, g.family.rhs_block, A, b, c, fsal, steps, g.y0_blocks, g.params_blocks,
-                   g.bound_blocks, g.t0, g.t1, Y_out, steps_out, status_out)  # fmt: skip
+        run_kernel(rk_fixed, g.family.rhs_block, A, b, c, fsal, _block_steps(steps, g), g.y0_blocks,
+                   g.params_blocks, g.bound_blocks, g.t0, g.t1, Y_out, steps_out, status_out)  # fmt: skip
         cols = slice(g.start, g.start + g.n)
-        y = np.swapaxes(Y_out, 2, 3).reshape(T, n_blocks * m, d)[:, : g.n]
+        y = np.swapaxes(Y_out, 2, 3).reshape(T, n_blocks * m, d)[:, g.slots]
         with np.errstate(invalid="ignore"):
             err = np.max(np.abs(y - g.y_ref), axis=2) / g.scale
-        st = status_out.reshape(T, n_blocks * m)[:, : g.n]
+        st = status_out.reshape(T, n_blocks * m)[:, g.slots]
         error[:, cols] = np.where(st == UNSTABLE, np.inf, err)
         status[:, cols] = st
-        taken = steps_out.reshape(T, n_blocks * m)[:, : g.n]
+        taken = steps_out.reshape(T, n_blocks * m)[:, g.slots]
         for q in range(T):
             nfev[q, cols] = fixed_step_nfev(taken[q], s, bool(fsal[q]))
     return TableauScores(error=error, status=status, nfev=nfev, n_steps=steps, split=prepared)
@@ -317,49 +395,92 @@ class BatchScores(NamedTuple):
     score : ndarray, shape (T,)
         Weighted score, higher is better (:mod:`rkcore.metrics`).
     metrics : MetricArrays
-        Overall accuracy, efficiency, stability and unstable counts, each (T,).
-    at_steps, at_equal_work : TableauScores
-        The two scoring runs (the same object when the equal-work steps equal ``n_steps``).
+        Overall accuracy, efficiency, stability, unstable counts and saturation, each (T,).
+    observed : Observed
+        The per (tableau, problem) values the metrics come from.
     """
 
     score: np.ndarray
     metrics: MetricArrays
-    at_steps: TableauScores
-    at_equal_work: TableauScores
+    observed: Observed
 
 
-def _run_pair(A, b, prepared: PreparedSplit, n_steps: int) -> tuple[TableauScores, TableauScores]:
-    """Scores at ``n_steps`` and at equal work (the same object when the step counts agree)."""
-    A, b = _check_batch(A, b)
-    at_steps = score_tableaux(A, b, prepared, n_steps)
-    n_eq = equal_work_steps(b.shape[1] - kernel_coefficients(A, b)[3], n_steps)
-    if np.all(n_eq == n_steps):
-        return at_steps, at_steps
-    return at_steps, score_tableaux(A, b, prepared, n_eq)
-
-
-def baseline_metrics(
-    split: Split | PreparedSplit, n_steps: int, baseline: Tableau | None = None
-) -> MetricArrays:
-    """Metrics of the baseline (RK4 unless given) on ``split`` at ``n_steps``: one-tableau arrays."""
-    base = _baseline_tableau(baseline)
+def _planned(split: Split | PreparedSplit) -> PreparedSplit:
     prepared = prepare_split(split)
-    at_steps, at_eq = _run_pair(base.A[None], base.b[None], prepared, _positive(n_steps))
-    return metric_arrays(at_steps, at_eq)
+    if prepared.plan is None:
+        raise RKInputError(
+            "scoring needs a split prepared with a ScoringPlan: "
+            "prepare_split(split, rkcore.make_plan(dataset)) (see rkcore.calibration)"
+        )
+    return prepared
 
 
-def score_batch(A, b, split: Split | PreparedSplit, n_steps: int, weights: Weights,
-                baseline: MetricArrays) -> BatchScores:  # fmt: skip
+def observe(A, b, split: Split | PreparedSplit) -> Observed:
+    """Run ``T`` tableaux of one stage count on a planned split: the values of :class:`Observed`.
+
+    One kernel call at the problems' calibrated step counts, one more at the equal-work count
+    rounded down (:func:`rkcore.metrics.equal_work_bracket`; none for 4-stage methods, two for
+    methods of fewer than 4 evaluations per step), and the stability along each stiff
+    problem's spectrum (microseconds).
+    """
+    from .calibration import stable_step_per_evaluation
+
+    A, b = _check_batch(A, b)
+    prepared = _planned(split)
+    plan = prepared.plan
+    base = plan.steps
+    at_steps = score_tableaux(A, b, prepared, np.broadcast_to(base, (A.shape[0], base.size)))
+    floor = error_floor(prepared.ref_error)
+    log_e = log_errors(at_steps.error, prepared.ref_error)
+    w = A.shape[1] - kernel_coefficients(A, b)[3]
+    lo, up, weight = equal_work_bracket(w, base)
+    n = at_steps.n_steps
+    log_lo = _log_errors_at(A, b, prepared, lo, needed=lo != n, same=log_e)
+    log_up = _log_errors_at(A, b, prepared, up, needed=(up != n) & (weight != 0.0), same=log_e)
+    log_eq = interpolate_log_errors(log_lo, log_up, weight, np.log10(floor))
+    sigma = stable_step_per_evaluation(A, b, w, plan.directions, plan.sizes)
+    stiff = prepared.stiff
+    sigma[:, ~stiff] = np.nan
+    # Stiff problems ran one placeholder step (STIFF_STEPS): they are scored by sigma alone.
+    log_e[:, stiff] = np.nan
+    log_eq[:, stiff] = np.nan
+    return Observed(
+        log_error=log_e,
+        log_error_equal_work=log_eq,
+        sigma=sigma,
+        status=np.where(stiff, 0, at_steps.status).astype(np.int8),
+        nfev=np.where(stiff, 0, at_steps.nfev),
+        log_floor=np.log10(floor),
+        stiff=prepared.stiff,
+    )
+
+
+def _log_errors_at(A, b, prepared: PreparedSplit, steps: np.ndarray, needed: np.ndarray, same: np.ndarray):
+    """Log errors at per-problem ``steps`` where ``needed``, else the accuracy run's (``same``): a
+    problem that needs no run is given one step, the cheapest the kernel can do."""
+    if not np.any(needed):
+        return same
+    run = score_tableaux(A, b, prepared, np.where(needed, steps, 1))
+    return np.where(needed, log_errors(run.error, prepared.ref_error), same)
+
+
+def baseline_metrics(split: Split | PreparedSplit, baseline: Tableau | None = None) -> MetricArrays:
+    """Metrics of the baseline (RK4 unless given) on a planned split: one-tableau arrays."""
+    base = _baseline_tableau(baseline)
+    return metric_arrays(observe(base.A[None], base.b[None], split))
+
+
+def score_batch(A, b, split: Split | PreparedSplit, weights: Weights, baseline: MetricArrays) -> BatchScores:
     """Weighted scores of ``T`` tableaux of one stage count (what ``rkml`` optimises).
 
     Parameters
     ----------
     A : array_like, shape (T, s, s); b : array_like, shape (T, s)
     split : Split or PreparedSplit
-    n_steps : int
+        Prepared with a :class:`~rkcore.calibration.ScoringPlan`.
     weights : Weights
     baseline : MetricArrays
-        From :func:`baseline_metrics` on the same split and ``n_steps`` (compute it once).
+        From :func:`baseline_metrics` on the same split (compute it once).
 
     Returns
     -------
@@ -369,16 +490,9 @@ def score_batch(A, b, split: Split | PreparedSplit, n_steps: int, weights: Weigh
         raise RKInputError(
             "baseline must be the MetricArrays of one tableau, from rkcore.evaluate.baseline_metrics"
         )
-    prepared = prepare_split(split)
-    at_steps, at_eq = _run_pair(A, b, prepared, _positive(n_steps))
-    metrics = metric_arrays(at_steps, at_eq)
-    return BatchScores(weighted_score(metrics, baseline, weights), metrics, at_steps, at_eq)
-
-
-def _positive(n_steps) -> int:
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 1:
-        raise RKInputError(f"n_steps must be a positive integer, got {n_steps!r}")
-    return int(n_steps)
+    observed = observe(A, b, split)
+    metrics = metric_arrays(observed)
+    return BatchScores(weighted_score(metrics, baseline, weights), metrics, observed)
 
 
 def _baseline_tableau(baseline: Tableau | None) -> Tableau:
@@ -401,7 +515,9 @@ class Evaluation:
         One per tableau, in the order given.
     baseline : ScoreCard
         RK4 (or the given baseline) on the same problems; its gains and score are 0.
-    n_steps : int
+    plan : dict
+        How the problems' step counts were chosen (:meth:`ScoringPlan.to_dict` of the
+        split's problems): ``target_error`` (None for fixed steps), the median and histogram.
     weights : Weights
     n_problems : int
     families : tuple of str
@@ -412,7 +528,7 @@ class Evaluation:
 
     cards: tuple[ScoreCard, ...]
     baseline: ScoreCard
-    n_steps: int
+    plan: dict
     weights: Weights
     n_problems: int
     families: tuple[str, ...]
@@ -425,7 +541,7 @@ class Evaluation:
 
     def to_dict(self) -> dict:
         return {
-            "n_steps": self.n_steps,
+            "plan": self.plan,
             "n_problems": self.n_problems,
             "families": list(self.families),
             "weights": dataclasses.asdict(self.weights),
@@ -434,10 +550,19 @@ class Evaluation:
         }
 
 
+def _plan_summary(rows) -> dict:
+    levels, counts = np.unique(rows.steps, return_counts=True)
+    return {
+        "target_error": None if math.isnan(rows.target_error) else rows.target_error,
+        "steps_median": float(np.median(rows.steps)),
+        "steps_histogram": {str(int(n)): int(c) for n, c in zip(levels, counts, strict=True)},
+    }
+
+
 def evaluate(
     tableaux: Sequence[Tableau],
     data: Dataset | Split | PreparedSplit,
-    n_steps: int,
+    plan: ScoringPlan | None = None,
     weights: Weights | None = None,
     baseline: Tableau | None = None,
 ) -> Evaluation:
@@ -449,8 +574,9 @@ def evaluate(
         Explicit methods, any stage counts.
     data : Dataset, Split or PreparedSplit
         A dataset is evaluated on all its problems (``dataset.all``).
-    n_steps : int
-        Fixed steps over each problem's interval.
+    plan : ScoringPlan, optional
+        Step counts and spectra (:func:`rkcore.calibration.make_plan`); needed unless ``data``
+        is a split prepared with one.  Made here, at the default target error, for a Dataset.
     weights : Weights, optional
         Default ``Weights()``.
     baseline : Tableau, optional
@@ -460,6 +586,7 @@ def evaluate(
     -------
     Evaluation
     """
+    from .calibration import make_plan
     from .stability import real_stability_interval_batch
 
     weights = Weights() if weights is None else weights
@@ -468,28 +595,33 @@ def evaluate(
     tableaux = list(tableaux)
     if not tableaux:
         raise RKInputError("give at least one tableau to evaluate")
-    n_steps = _positive(n_steps)
-    prepared = prepare_split(data.all if isinstance(data, Dataset) else data)
+    if plan is None and isinstance(data, Dataset):
+        plan = make_plan(data)
+    if plan is not None and not isinstance(plan, ScoringPlan):
+        raise RKInputError(f"plan must be an rkcore.calibration.ScoringPlan, got {type(plan).__name__}")
+    prepared = _planned(prepare_split(data.all if isinstance(data, Dataset) else data, plan))
     everything = [*tableaux, _baseline_tableau(baseline)]
     spans = [slice(g.start, g.start + g.n) for g in prepared.groups]
-    results: list[tuple[Metrics, dict[str, Metrics], int, float]] = [None] * len(everything)  # type: ignore
+    results: list[tuple[Metrics, dict[str, Metrics], float, float]] = [None] * len(everything)  # type: ignore
     losses = np.empty((len(everything), prepared.n_problems))
+    median_steps = float(np.median(prepared.plan.steps))
     for positions, A, b in tableau_batches(everything):
-        at_steps, at_eq = _run_pair(A, b, prepared, n_steps)
+        observed = observe(A, b, prepared)
         beta = real_stability_interval_batch(A, b)
-        losses[positions] = problem_losses(at_steps, at_eq, weights)
+        losses[positions] = problem_losses(observed, weights)
+        w = A.shape[1] - kernel_coefficients(A, b)[3]
         for q, pos in enumerate(positions):
-            overall = metrics_for(q, at_steps, at_eq, slice(None))
+            overall = metrics_for(q, observed, slice(None))
             per_family = {
-                name: metrics_for(q, at_steps, at_eq, span)
-                for name, span in zip(prepared.families, spans, strict=True)
+                name: metrics_for(q, observed, span) for name, span in zip(prepared.families, spans, strict=True)
             }
-            results[pos] = (overall, per_family, int(at_eq.n_steps[q]), float(beta[q]))
+            results[pos] = (overall, per_family, 4.0 * median_steps / float(w[q]), float(beta[q]))
     arrays = MetricArrays(
         accuracy=np.array([r[0].accuracy for r in results]),
         efficiency=np.array([r[0].efficiency for r in results]),
         stability=np.array([r[0].stability for r in results]),
         n_unstable=np.array([r[0].n_unstable for r in results]),
+        saturation=np.array([r[0].saturation for r in results]),
     )
     base_arrays = MetricArrays(*(a[-1:] for a in arrays))
     acc, eff, stab = gains(arrays, base_arrays)
@@ -501,7 +633,7 @@ def evaluate(
             ScoreCard(
                 name=t.name or f"tableau{i}",
                 stages=t.stages,
-                n_steps=n_steps,
+                n_steps=median_steps,
                 n_steps_equal_work=n_eq,
                 overall=overall,
                 families=per_family,
@@ -517,7 +649,7 @@ def evaluate(
     return Evaluation(
         cards=tuple(cards[:-1]),
         baseline=cards[-1],
-        n_steps=n_steps,
+        plan=_plan_summary(prepared.plan),
         weights=weights,
         n_problems=prepared.n_problems,
         families=prepared.families,

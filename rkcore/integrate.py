@@ -414,8 +414,8 @@ def _solve_fixed_blocks(tableau, rhs_block, y0, params, t0, t1, n_steps) -> Solv
     Y_out = np.empty((1, n_blocks, d, m))
     steps = np.empty((1, n_blocks, m), dtype=np.int64)
     status = np.empty((1, n_blocks, m), dtype=np.int8)
-    run_kernel(rk_fixed, rhs_block, A, b, c, fsal, np.array([n_steps], dtype=np.int64), Yb, Pb, bound, t0, t1,
-               Y_out, steps, status)  # fmt: skip
+    block_steps = np.full((1, n_blocks), n_steps, dtype=np.int64)
+    run_kernel(rk_fixed, rhs_block, A, b, c, fsal, block_steps, Yb, Pb, bound, t0, t1, Y_out, steps, status)
     steps_taken = from_blocks(steps[:, :, None, :], N)[0, :, 0]
     return SolveResult(
         y=from_blocks(Y_out, N)[0],

@@ -1,64 +1,75 @@
 """Evaluation metrics of Runge--Kutta tableaux on a dataset: the one place where they are defined.
 
-All metrics are computed from :class:`rkcore.evaluate.TableauScores` (relative errors at
-``t_end`` per tableau and problem, see :mod:`rkcore.evaluate` for the error norm) with
-plain numpy, so they cost microseconds next to the integration.
+Every metric is a mean of per-problem terms computed from :class:`Observed` (filled by
+:func:`rkcore.evaluate.observe`) with plain numpy.  Each problem is scored by what limits an
+explicit method's step on it: accuracy and efficiency on the non-stiff problems, stability on
+the stiff ones (see :mod:`rkcore.calibration` for why).  Each non-stiff problem ``j`` has a
+*baseline step count* ``n_j`` from the dataset's :class:`~rkcore.calibration.ScoringPlan`: by
+default the fewest steps (from a sqrt(2) ladder) at which RK4's relative error at ``t_end`` is
+at most 1e-6.  So the compared methods' errors sit where users work (1e-3 to 1e-11) rather
+than at the reference floor -- with one fixed step count over a short horizon, two thirds of
+the errors of order-5 methods were at the floor.  ``rkcore.make_plan(data, None, n_steps=N)``
+gives one fixed step count instead.
 
 Per-problem log error
     ``e_ij = log10(clip(error_ij, floor_j, ERROR_CAP))`` for tableau ``i``, problem ``j``,
     with ``floor_j = max(ERROR_FLOOR, ref_error_j)``: below the reference's own error
     estimate (or 1e-14, roughly where rounding over many steps sits) errors cannot be told
     apart.  An unstable trajectory, and any error above ``ERROR_CAP = 1`` (no correct
-    digit), counts as ``log10(ERROR_CAP) = 0``.
+    digit), counts as ``log10(ERROR_CAP) = 0``.  The *saturation* of a tableau is the
+    fraction of its errors (both runs below) at the floor or the cap: errors that carry no
+    information about it.
 
 accuracy (decades, lower is better)
-    ``mean_j e_ij`` at the given step count ``n_steps``, over all problems of the split
-    (each problem weighs the same) or over one family's problems.
+    ``mean_j e_ij`` at ``n_j`` steps, over the non-stiff problems of the split (each problem
+    weighs the same) or over one family's problems; NaN without any.
 
 efficiency (decades, lower is better) -- error at equal work
-    The same mean log error, but each tableau runs ``n_eq = max(1, round(4 * n_steps / w))``
-    steps, where ``w`` is its evaluations per step (``s``, or ``s - 1`` for a
-    first-same-as-last tableau): every method gets the budget of right-hand-side
-    evaluations that RK4 (4 per step) spends in ``n_steps`` steps.  For a 4-stage method
-    it equals accuracy; a 6-stage method runs 2/3 of the steps.
+    The same mean log error at RK4's budget of ``4 n_j`` right-hand-side evaluations: for a
+    tableau of ``w`` evaluations per step (``s``, or ``s - 1`` when first-same-as-last) that
+    is ``x = 4 n_j / w`` steps, usually not an integer, so the log error is interpolated
+    linearly in ``log n`` between ``floor(x)`` steps and the accuracy run's ``n_j`` (or
+    ``floor(x) + 1`` when ``w < 4``), extrapolated when ``x < 1``; :func:`equal_work_bracket`.  For a 4-stage method it
+    equals accuracy.
 
-stability (fraction, higher is better)
-    Fraction of the *stiff* problems whose trajectory stays bounded (status ok) at equal
-    work, i.e. in the same run as efficiency (``n_eq`` steps); NaN when the split has no
-    stiff problems.  Measured at equal work because stages cost evaluations: a method with
-    more stages and a longer stability interval must keep problems bounded with the larger
-    steps its budget allows, so what is rewarded is stability per function evaluation
-    (the interval per stage), not stability bought with extra stages.  Reported with the real-axis
-    stability interval ``beta_R`` (from :func:`rkcore.real_stability_interval`) and
-    ``beta_R / s``, the interval per function evaluation.
+stability (higher is better) -- largest stable step per evaluation
+    On each stiff problem, ``sigma_ij = h_max * rho_j / w``: the largest step at which every
+    eigenvalue of the stiff part of the problem's Jacobian spectrum (at ``t0, y0``; see
+    :mod:`rkcore.calibration`) times ``h`` lies in the tableau's stability region, in units
+    of ``1 / rho_j`` and per function evaluation.  For a real negative spectrum it is the
+    real stability interval per evaluation, ``beta_R / w`` (RK4: 0.696, SSPRK(5,4): 1.07,
+    forward Euler: 2); it varies continuously with the coefficients, so a nearly stable
+    tableau scores nearly as well as a stable one, and stages bought for stability count as
+    the work they cost.  The metric is the geometric mean of ``sigma`` over the split's stiff
+    problems (NaN without any); reported with the real-axis interval ``beta_R`` and
+    ``beta_R / s``.
 
 Weighted score (higher is better)
-    Each metric is turned into a gain over RK4 run on the same split with the same
-    ``n_steps`` (so RK4 scores exactly 0)::
+    Each metric is turned into a gain over RK4 on the same problems (so RK4 scores exactly
+    0)::
 
         accuracy_gain   = accuracy_RK4   - accuracy          (decades of error gained)
         efficiency_gain = efficiency_RK4 - efficiency        (decades gained at equal work)
-        stability_gain  = STABILITY_SCALE * (stability - stability_RK4)   (0 if no stiff problems)
+        stability_gain  = STABILITY_SCALE * log2(stability / stability_RK4)  (0 if no stiff problems)
         score = w_acc * accuracy_gain + w_eff * efficiency_gain + w_stab * stability_gain
 
-    Why these units.  Accuracy and efficiency are already in one unit, decades of error,
-    so equal weights on them mean equal importance.  Stability is a fraction of the stiff
-    problems; between methods of similar cost it typically differs by 0.05--0.3.
-    ``STABILITY_SCALE = 10`` makes one unit of stability gain "10 percentage points more of
-    the stiff problems stay bounded", which we rate as worth one decade of error: keeping
-    one stiff problem in ten from blowing up matters about as much to a user as one more
-    correct digit on every problem.  (The accuracy metric already charges a blown-up
-    problem as error 1, but diluted by the non-stiff share of the dataset; the stability
-    term states the preference explicitly.)  So with ``Weights(0.4, 0.4, 0.2)`` a loss of
-    one decade of accuracy (-0.4) is compensated by 20 percentage points of stiff problems
-    kept bounded (+0.2 * 10 * 0.2 = +0.4).  Normalising against RK4 on the *same* dataset
-    and step count removes the dataset's difficulty from the score: +1 means "one decade
-    (or its stability equivalent) better than RK4 here".
+    Why these units.  Accuracy and efficiency are in one unit, decades of error, so equal
+    weights on them mean equal importance.  Stability gains are octaves of the stable step
+    per evaluation: doubling it halves the work on problems where stability limits the step,
+    which for a fourth-order method is worth ``4 log10(2) = 1.2`` decades of error at equal
+    work (1.5 for fifth order).  ``STABILITY_SCALE = 1`` rounds that down: one octave of
+    stable step per evaluation counts as one decade of error.  So with ``Weights(0.4, 0.4,
+    0.2)`` a loss of half a decade of accuracy and efficiency (-0.4) is paid back by a
+    stable step four times as long (+0.2 * 2 = +0.4).  Normalising against RK4 on the *same*
+    problems removes the dataset's difficulty: +1 means "one decade (or its stability
+    equivalent) better than RK4 here".
 
-Use in training: compute ``baseline = rkcore.evaluate.baseline_metrics(split, n_steps)``
-once, then ``rkcore.evaluate.score_batch(A, b, split, n_steps, weights, baseline).score``
-per batch of candidates (one :func:`rkcore.evaluate.score_tableaux` call, two when the
-equal-work step count differs from ``n_steps``, plus these formulas).
+Use in training: make the plan once per dataset (``rkcore.make_plan``), prepare each split
+with it (``rkcore.evaluate.prepare_split(split, plan)``), compute ``baseline =
+rkcore.evaluate.baseline_metrics(prepared)`` once, then
+``rkcore.evaluate.score_batch(A, b, prepared, weights, baseline).score`` per batch of
+candidates (one kernel call at the calibrated steps, at most two more around the equal-work
+count, plus these formulas).
 """
 
 from __future__ import annotations
@@ -77,7 +88,7 @@ if TYPE_CHECKING:
 
 ERROR_FLOOR = 1e-14
 ERROR_CAP = 1.0
-STABILITY_SCALE = 10.0
+STABILITY_SCALE = 1.0
 BASELINE_EVALS_PER_STEP = 4
 """RK4's evaluations per step: the equal-work budget is ``BASELINE_EVALS_PER_STEP * n_steps``."""
 
@@ -135,22 +146,93 @@ def log_errors(error: np.ndarray, ref_error: np.ndarray) -> np.ndarray:
     return np.log10(np.minimum(np.maximum(err, floor), ERROR_CAP))
 
 
-def equal_work_steps(evals_per_step, n_steps: int) -> np.ndarray:
-    """Steps that spend RK4's budget ``4 * n_steps`` evaluations: ``max(1, round(4 n / w))``.
+def equal_work_bracket(evals_per_step, base_steps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two integer step counts around the exact equal-work count ``x = 4 n / w``, and the log-log weight.
+
+    Efficiency is measured at RK4's budget exactly: the log error at ``x`` steps is interpolated
+    linearly in ``log n`` between ``lo = floor(x)`` and ``up``, exact when the error behaves like
+    ``C n^-p`` there, so a 7-stage method on a 3-step problem is charged for 12/7 of a step
+    rather than a rounded count.  ``up`` is the problem's own step count ``n`` when ``lo < n``
+    (methods of more than 4 evaluations per step: that run is made for accuracy anyway, so
+    efficiency costs one more run, not two), else ``lo + 1``.  Below one step (``x < 1``: a
+    problem so easy that RK4 needs a single step) the line through ``lo = 1`` and ``up`` is
+    extrapolated, the ``C n^-p`` model's value at ``x``: a fixed-step run cannot take less than
+    one step, and a whole step would hand the method more evaluations than RK4's budget.
 
     Parameters
     ----------
-    evals_per_step : int or array_like of int, shape (T,)
-        ``s``, or ``s - 1`` for FSAL tableaux.
-    n_steps : int
+    evals_per_step : array_like of int, shape (T,)
+    base_steps : array_like of int, shape (n,)
 
     Returns
     -------
-    ndarray of int64, shape (T,) (or () for a scalar input)
+    lo, up : ndarray of int64, shape (T, n)
+    weight : ndarray, shape (T, n)
+        Weight of ``up``: ``(log x - log lo) / (log up - log lo)``; 0 where ``x`` is an integer,
+        negative where ``x < 1`` (extrapolation).
     """
-    w = np.asarray(evals_per_step, dtype=np.float64)
-    # floor(x + 0.5): round half up, independent of numpy's round-half-even.
-    return np.maximum(1, np.floor(BASELINE_EVALS_PER_STEP * n_steps / w + 0.5)).astype(np.int64)
+    w = np.asarray(evals_per_step, dtype=np.float64)[:, None]
+    n = np.asarray(base_steps, dtype=np.int64)[None, :]
+    x = BASELINE_EVALS_PER_STEP * n / w
+    # A hair of slack so that 4 * 6 / 6 is exactly 4 steps, not 3 and a tiny part of 4.
+    lo = np.maximum(1, np.floor(x * (1 + 1e-12))).astype(np.int64)
+    up = np.where(lo < n, n, lo + 1)
+    weight = (np.log(x) - np.log(lo)) / (np.log(up) - np.log(lo))
+    weight = np.where(np.abs(weight) < 1e-9, 0.0, np.minimum(weight, 1.0))
+    return lo, up, weight
+
+
+class Observed(NamedTuple):
+    """What the metrics are computed from: per (tableau, problem) values, each (T, n) unless noted.
+
+    Attributes
+    ----------
+    log_error : ndarray
+        Floored and capped log10 error at the problem's step count (:func:`log_errors`) on
+        non-stiff problems; NaN on stiff ones (not integrated).
+    log_error_equal_work : ndarray
+        The same at RK4's budget of evaluations (:func:`equal_work_bracket`).
+    sigma : ndarray
+        Largest linearly stable step per evaluation in units of ``1 / rho`` on stiff problems
+        (:mod:`rkcore.calibration`); NaN on non-stiff ones.
+    status : ndarray of int8
+        Status of the run at the problem's step count (0 ok; 0 on stiff problems).
+    nfev : ndarray of int64
+        Evaluations of that run (0 on stiff problems).
+    log_floor : ndarray, shape (n,)
+        ``log10`` of each problem's error floor.
+    stiff : ndarray of bool, shape (n,)
+    """
+
+    log_error: np.ndarray
+    log_error_equal_work: np.ndarray
+    sigma: np.ndarray
+    status: np.ndarray
+    nfev: np.ndarray
+    log_floor: np.ndarray
+    stiff: np.ndarray
+
+    def saturated(self) -> np.ndarray:
+        """Whether each error sits at its floor or at the cap: (T, n, 2) for the two runs
+        (False on stiff problems, which have no error)."""
+        both = np.stack([self.log_error, self.log_error_equal_work], axis=2)
+        at_floor = both <= self.log_floor[None, :, None] + 1e-9
+        at_cap = both >= math.log10(ERROR_CAP) - 1e-9
+        return at_floor | at_cap
+
+
+def error_floor(ref_error: np.ndarray) -> np.ndarray:
+    """Per-problem floor below which errors cannot be told apart: ``max(ERROR_FLOOR, ref_error)``."""
+    return np.maximum(ERROR_FLOOR, np.asarray(ref_error, dtype=np.float64))
+
+
+def interpolate_log_errors(lo: np.ndarray, hi: np.ndarray, weight: np.ndarray, log_floor: np.ndarray) -> np.ndarray:
+    """``(1 - weight) lo + weight hi`` of two log-error arrays, kept within [floor, cap].
+
+    ``hi`` is ignored where ``weight`` is 0; a negative weight extrapolates (see
+    :func:`equal_work_bracket`)."""
+    mixed = np.clip((1.0 - weight) * lo + weight * hi, log_floor[None, :], math.log10(ERROR_CAP))
+    return np.where(weight != 0.0, mixed, lo)
 
 
 class MetricArrays(NamedTuple):
@@ -160,70 +242,77 @@ class MetricArrays(NamedTuple):
     efficiency: np.ndarray
     stability: np.ndarray
     n_unstable: np.ndarray
+    saturation: np.ndarray
 
 
-def metric_arrays(at_steps: TableauScores, at_equal_work: TableauScores) -> MetricArrays:
-    """Overall accuracy, efficiency, stability and unstable counts from two scoring runs.
-
-    Parameters
-    ----------
-    at_steps : TableauScores
-        The run at ``n_steps``.
-    at_equal_work : TableauScores
-        The run at :func:`equal_work_steps` (the same object when those equal ``n_steps``).
-    """
-    ref = at_steps.split.ref_error
-    acc = log_errors(at_steps.error, ref).mean(axis=1)
-    eff = acc if at_equal_work is at_steps else log_errors(at_equal_work.error, ref).mean(axis=1)
+def metric_arrays(observed: Observed) -> MetricArrays:
+    """Overall accuracy, efficiency, stability, unstable counts and saturation."""
+    plain = ~np.asarray(observed.stiff, dtype=bool)
     return MetricArrays(
-        accuracy=acc,
-        efficiency=eff,
-        stability=_bounded_fraction(at_equal_work.status, at_steps.split.stiff),
-        n_unstable=np.count_nonzero(at_steps.status != 0, axis=1),
+        accuracy=_mean_over(observed.log_error, plain),
+        efficiency=_mean_over(observed.log_error_equal_work, plain),
+        stability=_geometric_stability(observed.sigma, observed.stiff),
+        n_unstable=np.count_nonzero(observed.status != 0, axis=1),
+        saturation=_mean_over(observed.saturated().mean(axis=2), plain),
     )
 
 
-def _bounded_fraction(status: np.ndarray, stiff: np.ndarray) -> np.ndarray:
+def _mean_over(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Row means over the ``columns`` mask; NaN without any."""
+    if not np.any(columns):
+        return np.full(values.shape[0], np.nan)
+    return values[:, columns].mean(axis=1)
+
+
+def _geometric_stability(sigma: np.ndarray, stiff: np.ndarray) -> np.ndarray:
     if not np.any(stiff):
-        return np.full(status.shape[0], np.nan)
-    return np.mean(status[:, stiff] == 0, axis=1)
+        return np.full(sigma.shape[0], np.nan)
+    return 2.0 ** np.mean(np.log2(sigma[:, stiff]), axis=1)
 
 
 def gains(metrics: MetricArrays, baseline: MetricArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Accuracy, efficiency and stability gains over a one-tableau baseline, each (T,)."""
-    acc = baseline.accuracy[0] - metrics.accuracy
-    eff = baseline.efficiency[0] - metrics.efficiency
+    if np.isnan(baseline.accuracy[0]):  # no non-stiff problems
+        acc = eff = np.zeros_like(metrics.accuracy)
+    else:
+        acc = baseline.accuracy[0] - metrics.accuracy
+        eff = baseline.efficiency[0] - metrics.efficiency
     if np.isnan(baseline.stability[0]):
         stab = np.zeros_like(acc)
     else:
-        stab = STABILITY_SCALE * (metrics.stability - baseline.stability[0])
+        stab = STABILITY_SCALE * np.log2(metrics.stability / baseline.stability[0])
     return acc, eff, stab
 
 
-def problem_losses(at_steps: TableauScores, at_equal_work: TableauScores, weights: Weights) -> np.ndarray:
+def problem_losses(observed: Observed, weights: Weights) -> np.ndarray:
     """Per-problem terms of the weighted score: ``score_i = c - mean_j loss_ij``, shape (T, n).
 
-    ``loss_ij = w_acc e_ij + w_eff e'_ij - w_stab * STABILITY_SCALE * (n / n_stiff) * bounded_ij``
-    (the last term on stiff problems only), with ``e`` and ``e'`` the log errors at ``n_steps``
-    and at equal work and ``c`` a constant of the baseline.  The baseline cancels in differences,
-    so the score difference of two tableaux on the same problems is the mean of their paired
-    per-problem loss differences -- what :func:`paired_gain` uses to tell a real improvement
-    from problem-sampling noise.
+    ``loss_ij = (n / n_plain) (w_acc e_ij + w_eff e'_ij)`` on a non-stiff problem and
+    ``- (n / n_stiff) w_stab STABILITY_SCALE log2(sigma_ij)`` on a stiff one, with ``e`` and
+    ``e'`` the log errors at the problem's step count and at equal work and ``c`` a constant of
+    the baseline (the shares make the mean over all problems the weighted sum of the metrics,
+    which are means over their own problems).  The baseline
+    cancels in differences, so the score difference of two tableaux on the same problems is the
+    mean of their paired per-problem loss differences -- what :func:`paired_gain` uses to tell a
+    real improvement from problem-sampling noise.
 
     Parameters
     ----------
-    at_steps, at_equal_work : TableauScores
-        As for :func:`metric_arrays`.
+    observed : Observed
     weights : Weights
     """
-    ref = at_steps.split.ref_error
-    stiff = np.asarray(at_steps.split.stiff, dtype=bool)
-    loss = weights.accuracy * log_errors(at_steps.error, ref)
-    loss = loss + weights.efficiency * log_errors(at_equal_work.error, ref)
+    stiff = np.asarray(observed.stiff, dtype=bool)
+    loss = np.zeros(observed.log_error.shape)
     n_stiff = int(np.count_nonzero(stiff))
+    if n_stiff < stiff.size:
+        share = stiff.size / (stiff.size - n_stiff)
+        loss[:, ~stiff] = share * (
+            weights.accuracy * observed.log_error[:, ~stiff]
+            + weights.efficiency * observed.log_error_equal_work[:, ~stiff]
+        )
     if n_stiff:
         share = STABILITY_SCALE * stiff.size / n_stiff
-        loss[:, stiff] -= weights.stability * share * (at_equal_work.status[:, stiff] == 0)
+        loss[:, stiff] = -weights.stability * share * np.log2(observed.sigma[:, stiff])
     return loss
 
 
@@ -286,12 +375,18 @@ class Metrics:
     Attributes
     ----------
     accuracy, efficiency : float
-        Mean log10 error at ``n_steps`` and at equal work (lower is better).
+        Mean log10 error over the non-stiff problems at their step counts and at equal work
+        (lower is better); NaN without non-stiff problems.
     stability : float
-        Fraction of stiff problems bounded at ``n_steps``; NaN without stiff problems.
+        Geometric mean over the stiff problems of the largest linearly stable step per
+        evaluation, in units of ``1 / rho`` (higher is better); NaN without stiff problems.
     n_problems, n_stiff, n_unstable : int
+        ``n_unstable`` counts blow-ups at the problems' step counts.
     nfev : int
-        Function evaluations spent at ``n_steps``, summed over the problems.
+        Function evaluations spent at the problems' step counts, summed over the problems.
+    saturation : float
+        Fraction of the errors (both runs, non-stiff problems) at the floor or the cap:
+        errors that say nothing.
     """
 
     accuracy: float
@@ -301,6 +396,7 @@ class Metrics:
     n_stiff: int
     n_unstable: int
     nfev: int
+    saturation: float
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -308,20 +404,19 @@ class Metrics:
         return out
 
 
-def metrics_for(q: int, at_steps: TableauScores, at_equal_work: TableauScores, columns) -> Metrics:
+def metrics_for(q: int, observed: Observed, columns) -> Metrics:
     """:class:`Metrics` of tableau ``q`` over the problem ``columns`` (index array or slice)."""
-    ref = at_steps.split.ref_error[columns]
-    stiff = at_steps.split.stiff[columns]
-    status = at_steps.status[q, columns]
-    status_eq = at_equal_work.status[q, columns]
+    stiff = np.asarray(observed.stiff[columns], dtype=bool)
+    row = slice(q, q + 1)
     return Metrics(
-        accuracy=float(log_errors(at_steps.error[q : q + 1, columns], ref).mean()),
-        efficiency=float(log_errors(at_equal_work.error[q : q + 1, columns], ref).mean()),
-        stability=float(_bounded_fraction(status_eq[None], stiff)[0]),
-        n_problems=int(status.shape[0]),
+        accuracy=float(_mean_over(observed.log_error[row, columns], ~stiff)[0]),
+        efficiency=float(_mean_over(observed.log_error_equal_work[row, columns], ~stiff)[0]),
+        stability=float(_geometric_stability(observed.sigma[row, columns], stiff)[0]),
+        n_problems=int(stiff.shape[0]),
         n_stiff=int(np.count_nonzero(stiff)),
-        n_unstable=int(np.count_nonzero(status != 0)),
-        nfev=int(at_steps.nfev[q, columns].sum()),
+        n_unstable=int(np.count_nonzero(observed.status[q, columns] != 0)),
+        nfev=int(observed.nfev[q, columns].sum()),
+        saturation=float(_mean_over(observed.saturated()[q, columns].mean(axis=1)[None], ~stiff)[0]),
     )
 
 
@@ -333,7 +428,8 @@ class ScoreCard:
     ----------
     name : str
     stages : int
-    n_steps, n_steps_equal_work : int
+    n_steps, n_steps_equal_work : float
+        Median over the problems of the step count and of the (fractional) equal-work count.
     overall : Metrics
     families : mapping of str to Metrics
     stability_interval : float
@@ -347,8 +443,8 @@ class ScoreCard:
 
     name: str
     stages: int
-    n_steps: int
-    n_steps_equal_work: int
+    n_steps: float
+    n_steps_equal_work: float
     overall: Metrics
     families: Mapping[str, Metrics]
     stability_interval: float

@@ -152,8 +152,8 @@ def _solve(family, y0, p, t0, t1, method, rtol, row, max_step=np.inf):
     return sol.y[:, -1]
 
 
-def spectral_radius(family: Family, t: float, y: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Spectral radius of the Jacobian ``df/dy`` at ``(t, y)``, by central differences, shape (n,).
+def jacobian_eigenvalues(family: Family, t: float, y: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Eigenvalues of the Jacobian ``df/dy`` at ``(t, y)``, by central differences, shape (n, d).
 
     Parameters
     ----------
@@ -175,4 +175,17 @@ def spectral_radius(family: Family, t: float, y: np.ndarray, params: np.ndarray)
         family.rhs_block(t, Yp, P, plus)
         family.rhs_block(t, Ym, P, minus)
         jac[:, :, k] = ((plus - minus) / (2.0 * h)).T
-    return np.max(np.abs(np.linalg.eigvals(jac)), axis=1)
+    return np.linalg.eigvals(jac)
+
+
+def spectral_radius(family: Family, t: float, y: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Spectral radius of the Jacobian ``df/dy`` at ``(t, y)``, by central differences, shape (n,).
+
+    Parameters
+    ----------
+    family : Family
+    t : float
+    y : ndarray, shape (n, d)
+    params : ndarray, shape (n, k)
+    """
+    return np.max(np.abs(jacobian_eigenvalues(family, t, y, params)), axis=1)

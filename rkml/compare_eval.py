@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import rkcore
+from rkcore.calibration import make_plan
 from rkcore.datasets import DatasetSpec, make_dataset
 from rkcore.errors import RKInputError
 from rkcore.evaluate import Evaluation, evaluate
@@ -36,8 +37,11 @@ if TYPE_CHECKING:
 
 #: Seeds of cross-check datasets start here, far from any profile's dataset seed.
 CROSS_CHECK_SEED = 10_000
-#: Step counts of the work--precision diagram, as multiples of the evaluation step count.
+#: Step counts of the work--precision diagram, as multiples of WORK_PRECISION_BASE_STEPS.
 WORK_PRECISION_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+#: Fixed steps per problem at factor 1 of the work--precision diagram (the same for every problem,
+#: unlike the calibrated scoring: the diagram shows how error falls with work).
+WORK_PRECISION_BASE_STEPS = 40
 
 
 def cross_check_spec(records: Sequence[RunRecord], n_problems: int = 200) -> DatasetSpec:
@@ -62,8 +66,9 @@ class CommonEvaluation:
     Attributes
     ----------
     spec : DatasetSpec
-    n_steps : int
-        Fixed steps per problem (the runs' most common ``objective.eval_steps``).
+    target_error : float
+        The runs' most common ``objective.target_error``: each problem is scored at the fewest
+        steps at which RK4's error is at most this (:mod:`rkcore.calibration`).
     labels : tuple of str
         Run labels, then library method names; ``learned[i]`` says which is which.
     learned : tuple of bool
@@ -74,7 +79,7 @@ class CommonEvaluation:
     """
 
     spec: DatasetSpec
-    n_steps: int
+    target_error: float
     labels: tuple[str, ...]
     learned: tuple[bool, ...]
     evaluation: Evaluation
@@ -88,6 +93,7 @@ class CommonEvaluation:
             efficiency=np.array([c.overall.efficiency for c in cards]),
             stability=np.array([c.overall.stability for c in cards]),
             n_unstable=np.array([c.overall.n_unstable for c in cards]),
+            saturation=np.array([c.overall.saturation for c in cards]),
         )
         base = self.evaluation.baseline.overall
         baseline = MetricArrays(
@@ -95,6 +101,7 @@ class CommonEvaluation:
             np.array([base.efficiency]),
             np.array([base.stability]),
             np.array([base.n_unstable]),
+            np.array([base.saturation]),
         )
         return arrays, baseline
 
@@ -109,13 +116,15 @@ def evaluate_all(
     """Evaluate every headline tableau and library method on the cross-check dataset."""
     spec = cross_check_spec(records) if spec is None else spec
     dataset = make_dataset(spec, progress=progress)
-    steps = [r.profile.objective.eval_steps for r in records]
-    n_steps = max(set(steps), key=steps.count)
+    targets = [r.profile.objective.target_error for r in records]
+    target = max(set(targets), key=targets.count)
     tableaux = [r.tableau.replace(name=r.label) for r in records] + list(library)
     labels = tuple(t.name for t in tableaux)
-    evaluation = evaluate(tableaux, dataset.all, n_steps)
-    curves = _work_precision(tableaux, dataset.all, n_steps, [True] * len(records) + [False] * len(library))
-    return CommonEvaluation(spec, n_steps, labels, tuple(c.learned for c in curves), evaluation, curves)
+    evaluation = evaluate(tableaux, dataset.all, make_plan(dataset, target))
+    curves = _work_precision(
+        tableaux, dataset.all, WORK_PRECISION_BASE_STEPS, [True] * len(records) + [False] * len(library)
+    )
+    return CommonEvaluation(spec, target, labels, tuple(c.learned for c in curves), evaluation, curves)
 
 
 def _work_precision(tableaux, split, n_steps: int, learned: Sequence[bool]) -> tuple[cp.Curve, ...]:
@@ -161,7 +170,7 @@ def write_figures(
     cp.plot_tradeoff(
         points,
         out_dir / "tradeoff.png",
-        title=f"Accuracy / efficiency / stability on the cross-check dataset ({common.n_steps} steps)",
+        title=f"Accuracy / efficiency / stability on the cross-check dataset (RK4 error {common.target_error:g})",
     )
     files["tradeoff"] = "tradeoff.png"
     curves = [(r.label, c) for r in records if (c := training_curves(r))]
@@ -320,11 +329,11 @@ def evaluation_sections(
         rp.Heading("Cross-check on a dataset no run trained on"),
         rp.Paragraph(
             f"{spec.n_problems} ODEs from every family, {spec.n_stiff} stiff, horizon t_end = "
-            f"{spec.t_end:g}, dataset seed {spec.seed} (the runs used seeds {seeds}); {common.n_steps} fixed "
-            "steps per "
-            "problem. Accuracy and efficiency are mean log10 errors (lower is better; efficiency at RK4's "
-            "evaluation budget); stability is the fraction of stiff problems"
-            " that stay bounded at that budget."
+            f"{spec.t_end:g}, dataset seed {spec.seed} (the runs used seeds {seeds}); each problem at the "
+            f"fewest steps at which RK4's error is at most {common.target_error:g}. Accuracy and "
+            "efficiency are mean log10 errors (lower is better; efficiency at RK4's evaluation budget); "
+            "stability is the geometric mean over the stiff problems of the largest linearly stable step "
+            "per function evaluation, in units of 1/rho (higher is better)."
         ),
     ]
     rows = []

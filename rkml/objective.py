@@ -14,9 +14,9 @@ module only evaluates the same recursion in torch so the order residuals can be 
 Scoring
 -------
 :class:`ProblemSet` and :func:`score_points` put candidate free-parameter vectors through
-:func:`rkcore.evaluate.score_batch` (the fixed-step kernel and the weighted score of
-:mod:`rkcore.metrics`, normalised against RK4 on the same problems); :func:`split_rows` cuts a
-training minibatch out of a split.
+:func:`rkcore.evaluate.score_batch` (the fixed-step kernel at each problem's calibrated step
+count, :mod:`rkcore.calibration`, and the weighted score of :mod:`rkcore.metrics`, normalised
+against RK4 on the same problems); :func:`split_rows` cuts a training minibatch out of a split.
 
 Fitness shaping (Wierstra et al. 2014; Salimans et al. 2017)
 -------------------------------------------------------------
@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 import rkcore
+from rkcore.calibration import ScoringPlan
 from rkcore.datasets import Dataset, Split
 from rkcore.evaluate import BatchScores, PreparedSplit, baseline_metrics, evaluate, prepare_split, score_batch
 from rkcore.metrics import MetricArrays, Weights
@@ -176,21 +177,19 @@ class ProblemSet(NamedTuple):
     Attributes
     ----------
     prepared : rkcore.evaluate.PreparedSplit
+        Prepared with the run's scoring plan (per-problem step counts and stiff spectra).
     baseline : rkcore.metrics.MetricArrays
-        RK4 at ``n_steps`` on the same problems.
-    n_steps : int
-        Fixed steps over ``[0, t_end]`` (the profile's ``objective.eval_steps``).
+        RK4 on the same problems.
     """
 
     prepared: PreparedSplit
     baseline: MetricArrays
-    n_steps: int
 
 
-def problem_set(split: Split, n_steps: int) -> ProblemSet:
-    """Prepare ``split`` for repeated scoring at ``n_steps`` and score RK4 on it once."""
-    prepared = prepare_split(split)
-    return ProblemSet(prepared, baseline_metrics(prepared, n_steps), int(n_steps))
+def problem_set(split: Split, plan: ScoringPlan) -> ProblemSet:
+    """Prepare ``split`` with the dataset's scoring ``plan`` and score RK4 on it once."""
+    prepared = prepare_split(split, plan)
+    return ProblemSet(prepared, baseline_metrics(prepared))
 
 
 def split_rows(split: Split, rows: np.ndarray) -> Split:
@@ -229,7 +228,7 @@ def score_points(x: np.ndarray, stages: int, problems: ProblemSet, weights: Weig
         ``score`` (T,) and the overall ``metrics``.
     """
     A, b = unflatten(np.atleast_2d(x), stages)
-    return score_batch(A, b, problems.prepared, problems.n_steps, weights, problems.baseline)
+    return score_batch(A, b, problems.prepared, weights, problems.baseline)
 
 
 def library_rivals(stages: int, min_order: int) -> dict[str, rkcore.Tableau]:
@@ -259,7 +258,7 @@ def scorecards(
     initialisation: rkcore.Tableau,
     rivals: dict[str, rkcore.Tableau],
     dataset: Dataset,
-    n_steps: int,
+    plan: ScoringPlan,
     weights: Weights,
 ) -> dict:
     """Score a learned tableau, its initialisation and its rivals on the train, validation and test splits.
@@ -278,7 +277,7 @@ def scorecards(
     tableaux = [learned, initialisation, *rivals.values()]
     out: dict = {}
     for split_name in ("train", "validation", "test"):
-        ev = evaluate(tableaux, getattr(dataset, split_name), n_steps, weights)
+        ev = evaluate(tableaux, getattr(dataset, split_name), plan, weights)
         out[split_name] = {
             "learned": _card(ev.cards[0]),
             "initialisation": _card(ev.cards[1]),

@@ -34,7 +34,9 @@ the built-in files spell out every value)::
     min_order = 3                   # default 3: minimum verified order; must be reachable with
                                     #   stages.min stages (explicit RK: s stages reach order s for
                                     #   s <= 4, then 4, 5, 6, 6, 7, 7, 8 for s = 5..11)
-    eval_steps = 40                 # default 40: fixed steps over [0, t_end] used for scoring
+    target_error = 1e-6             # default 1e-6: each problem is scored at the fewest steps (of a
+                                    #   sqrt(2) ladder) at which RK4's error is at most this
+                                    #   (rkcore.calibration; in [1e-12, 0.1])
     [training]
     epochs = 300                    # required
     seed = 0                        # default 0: generator initialisation and sampling
@@ -268,7 +270,7 @@ class ObjectiveSection(_Section):
     w_eff: float
     w_stab: float
     min_order: int = 3
-    eval_steps: int = 40
+    target_error: float = 1e-6
 
     def _check(self) -> None:
         for key in ("w_acc", "w_eff", "w_stab"):
@@ -282,7 +284,12 @@ class ObjectiveSection(_Section):
                 "--set objective.w_eff=0.4 --set objective.w_stab=0.2"
             )
         self._require(self.min_order >= 1, "min_order", f"must be >= 1, got {self.min_order}")
-        self._require(self.eval_steps >= 1, "eval_steps", f"must be >= 1, got {self.eval_steps}")
+        from rkcore.calibration import check_target_error
+
+        try:
+            check_target_error(self.target_error)
+        except RKInputError as exc:
+            raise ProfileError(f"objective.{exc}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,8 +334,16 @@ def _all_keys() -> list[str]:
     return keys
 
 
+_RETIRED = {
+    "objective.eval_steps": "'objective.target_error' in rk-discovery 0.2: each problem gets its own "
+    "step count, the fewest at which RK4's error is at most target_error (default 1e-6)",
+}
+
+
 def _suggest(key: str, extra: Iterable[str] = ()) -> str:
     """``"; did you mean 'x.y'?"`` for the closest known key (across sections), or ``""``."""
+    if key in _RETIRED:
+        return f"; it was replaced by {_RETIRED[key]}"
     known = _all_keys() + list(extra)
     leaf = key.rsplit(".", 1)[-1]
     # The right key in the wrong section is the commonest slip.

@@ -16,7 +16,8 @@ training problems (an ES generation), so ``training.epochs`` updates are made pe
    candidate has verified order >= p*; one that cannot be projected ranks last.
 3. **Fitness.**  Each candidate is integrated by rkcore's fixed-step kernel
    (:func:`rkcore.evaluate.score_batch`) on ``batch_problems`` training problems drawn without
-   replacement, with ``objective.eval_steps`` steps over ``[0, t_end]``; its fitness is the
+   replacement, each at its calibrated step count (``objective.target_error``,
+   :mod:`rkcore.calibration`); its fitness is the
    profile's weighted objective (accuracy, efficiency at equal work, stability; each a gain over
    RK4 on the same problems, :mod:`rkcore.metrics`).
 4. **Update.**  Fitness is replaced by centred ranks and the antithetic search gradient
@@ -77,6 +78,7 @@ import torch
 from tqdm.auto import tqdm
 
 import rkcore
+from rkcore.calibration import make_plan
 from rkcore.datasets import make_dataset
 from rkcore.errors import RKInputError
 from rkcore.metrics import PairedGain, paired_gain, problem_losses
@@ -408,8 +410,8 @@ def train(
     torch.use_deterministic_algorithms(True)
     try:
         dataset = make_dataset(profile.dataset_spec(), cache_dir=dataset_cache, progress=progress)
-        n_steps = profile.objective.eval_steps
-        validation = problem_set(dataset.validation, n_steps)
+        plan = make_plan(dataset, profile.objective.target_error)
+        validation = problem_set(dataset.validation, plan)
         try:
             targets = {s: order_target(s, profile.objective.min_order) for s in counts}
         except PolishFailed as exc:
@@ -472,7 +474,7 @@ def train(
                     mirrored = np.concatenate([centre + sigma * eps, centre - sigma * eps])
                     cands = project_batch(mirrored, s, p, origin=centre)
                     rows = np.sort(rng.choice(n_train, size=batch, replace=False))
-                    minibatch = problem_set(split_rows(dataset.train, rows), n_steps)
+                    minibatch = problem_set(split_rows(dataset.train, rows), plan)
                     fitness = np.full(2 * half, -np.inf)
                     ok = np.flatnonzero(cands.converged)
                     points = np.concatenate([cands.x[ok], centre[None]])
@@ -501,7 +503,7 @@ def train(
                         if ok.size:
                             pool.append(cands.x[ok[int(np.argmax(scores[:-1]))]])
                         checked = score_points(np.stack(pool), s, validation, weights)
-                        loss = problem_losses(checked.at_steps, checked.at_equal_work, weights)
+                        loss = problem_losses(checked.observed, weights)
                         k = significant_best(checked.score, loss, profile.training.selection_z)
                         if k is not None:
                             best.update(x=pool[k].copy(), score=float(checked.score[k]), step=epoch)
@@ -531,7 +533,7 @@ def train(
 
         # ---------------------------------------------------------------- results
         results = [_finish_stage(s, state, profile, targets[s].order) for s in counts]
-        metrics = _metrics(results, dataset, profile, starts)
+        metrics = _metrics(results, dataset, plan, profile, starts)
         z = profile.training.selection_z
         headline = choose_headline(results, metrics, z)
         beats_library = metrics["stages"][str(headline.stages)]["beats_library"]
@@ -745,17 +747,16 @@ def _finish_stage(s: int, state: dict[str, Any], profile: Profile, p: int) -> St
     return StageResult(s, tableau.replace(info=info), verified, init, float(best["score"]))
 
 
-def _metrics(results, dataset, profile: Profile, starts: dict[int, Start]) -> dict[str, Any]:
+def _metrics(results, dataset, plan, profile: Profile, starts: dict[int, Start]) -> dict[str, Any]:
     """Train / validation / test scores of each result, its initialisation and the library rivals."""
     p = profile.objective.min_order
     weights = profile.weights()
-    n_steps = profile.objective.eval_steps
     out: dict[str, Any] = {
         "profile": profile.name,
         "profile_hash": profile.hash(),
         "seed": profile.training.seed,
         "min_order": p,
-        "eval_steps": n_steps,
+        "scoring_plan": plan.to_dict(),
         "weights": dataclasses.asdict(weights),
         "score": "weighted objective: gain over RK4 on the same problems (RK4 = 0, higher is better); "
         "see rkcore.metrics",
@@ -774,6 +775,6 @@ def _metrics(results, dataset, profile: Profile, starts: dict[int, Start]) -> di
             "initialisation_tableau": r.initialisation.to_dict(),
             "start": starts[r.stages].name,
             "library_methods": sorted(rivals),
-            **scorecards(r.tableau, r.initialisation, rivals, dataset, n_steps, weights),
+            **scorecards(r.tableau, r.initialisation, rivals, dataset, plan, weights),
         }
     return out

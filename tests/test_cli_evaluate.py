@@ -14,6 +14,7 @@ import rkcore
 from cli.rkcore_app import app
 from rkcore import evaluate as evaluation
 from rkcore import work_precision as wp
+from rkcore.calibration import ScoringPlan, make_plan
 from rkcore.datasets import DatasetSpec, Split
 from rkcore.metrics import Weights
 
@@ -56,7 +57,9 @@ def assert_one_line_error(result, fragment: str) -> None:
 
 def test_evaluate_passes_the_resolved_arguments(monkeypatch, small_split, tableau_file, tmp_path):
     load = Recorder(result=small_split)
-    real = evaluation.evaluate([rkcore.method("heun"), rkcore.method("rk4")], small_split, 10)
+    real = evaluation.evaluate(
+        [rkcore.method("heun"), rkcore.method("rk4")], small_split, make_plan(small_split, None, n_steps=10)
+    )
     score = Recorder(result=real)
     monkeypatch.setattr(evaluation, "load_split", load)
     monkeypatch.setattr(evaluation, "evaluate", score)
@@ -90,25 +93,30 @@ def test_evaluate_passes_the_resolved_arguments(monkeypatch, small_split, tablea
         n_problems=50, n_stiff=10, t_end=0.2, seed=7, families=("harmonic", "linear_spectrum")
     )
     assert load.calls == [((expected_spec, "test"), {"cache_dir": tmp_path / "cache", "progress": True})]
-    (tableaux, data, n_steps), kwargs = score.calls[0]
+    (tableaux, data, plan), kwargs = score.calls[0]
     assert len(score.calls) == 1
     assert [t.name for t in tableaux] == ["my_heun", "rk4"]
     assert tableaux[0].equals(rkcore.method("heun")) and tableaux[1] is rkcore.method("rk4")
-    assert data is small_split and n_steps == 30
+    assert data is small_split and isinstance(plan, ScoringPlan)
+    assert np.all(plan.steps[np.concatenate([g.index for g in small_split.groups])] == 30)
+    assert np.isnan(plan.target_error)
     assert kwargs == {"weights": Weights(0.5, 0.3, 0.2)}
     for text in ("By family", "Overall", "harmonic", "linear_spectrum", "heun", "rk4"):
         assert text in result.stdout
 
 
 def test_evaluate_json_output(monkeypatch, small_split):
-    real = evaluation.evaluate([rkcore.method("rk4")], small_split, 10)
+    real = evaluation.evaluate([rkcore.method("rk4")], small_split, make_plan(small_split))
     monkeypatch.setattr(evaluation, "load_split", Recorder(result=small_split))
-    monkeypatch.setattr(evaluation, "evaluate", Recorder(result=real))
+    score = Recorder(result=real)
+    monkeypatch.setattr(evaluation, "evaluate", score)
     result = runner.invoke(app, ["evaluate", "--method", "rk4", "--json"])
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["dataset"] == DatasetSpec(n_problems=1000, n_stiff=300, t_end=0.1, seed=0).to_dict()
-    assert data["split"] == "all" and data["n_steps"] == 10
+    assert data["split"] == "all" and data["plan"]["target_error"] == 1e-6
+    assert score.calls[0][0][2].target_error == 1e-6  # the default: calibrated step counts
+    assert 0.0 <= data["tableaux"][0]["overall"]["saturation"] <= 1.0
     assert data["tableaux"][0]["name"] == "rk4" and data["tableaux"][0]["score"] == 0.0
     assert set(data["tableaux"][0]["families"]) == {"harmonic", "linear_spectrum"}
 
@@ -118,6 +126,7 @@ def test_evaluate_json_output(monkeypatch, small_split):
     [
         (["evaluate"], "no tableau given"),
         (["evaluate", "--method", "rk4", "--steps", "0"], "--steps must be a positive integer"),
+        (["evaluate", "--method", "rk4", "--target-error", "2"], "target_error = 2 is outside"),
         (["evaluate", "--method", "rk4", "--weights", "1,1,1"], "they must sum to 1"),
         (["evaluate", "--method", "rk4", "--weights", "0.5,0.5"], "--weights needs three numbers"),
         (["evaluate", "--method", "rk4", "--weights", "a,b,c"], "--weights must be comma-separated numbers"),

@@ -123,7 +123,7 @@ def test_report_of_distinct_runs(tmp_path, three_runs):
         assert run_dir.name in md
     # differing settings are marked, equal ones are not
     assert re.search(r"\*\*objective\.w_acc\*\* ⚠", md)
-    assert re.search(r"^\| objective\.eval_steps \|", md, re.M)
+    assert re.search(r"^\| objective\.target_error \|", md, re.M)
     # every figure exists as a PNG and is embedded in the HTML, which links no file
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["stability_regions.png", "tradeoff.png", "training_curves.png", "work_precision.png"]

@@ -11,9 +11,8 @@ from splits import exact_split
 import rkcore
 from rkcore.datasets import Split
 from rkcore.errors import RKInputError
+from rkcore.calibration import make_plan
 from rkcore.evaluate import (
-    PreparedSplit,
-    TableauScores,
     baseline_metrics,
     evaluate,
     prepare_split,
@@ -25,9 +24,11 @@ from rkcore.metrics import (
     ERROR_CAP,
     ERROR_FLOOR,
     STABILITY_SCALE,
+    Observed,
     PairedGain,
     Weights,
-    equal_work_steps,
+    equal_work_bracket,
+    interpolate_log_errors,
     log_errors,
     metric_arrays,
     paired_gain,
@@ -67,71 +68,85 @@ def test_log_errors_floor_cap_and_unstable():
 
 
 @pytest.mark.parametrize(
-    ("evals", "n", "expected"),
-    [(4, 100, 100), (6, 100, 67), (1, 100, 400), (2, 25, 50), (8, 1, 1), (3, 3, 4), (13, 2, 1)],
+    ("evals", "n", "lo", "up", "weight"),
+    [
+        (4, 100, 100, 101, 0.0),  # RK4 itself: its own step count
+        (6, 3, 2, 3, 0.0),  # 12 / 6 = 2 steps exactly
+        (7, 3, 1, 3, np.log(12 / 7) / np.log(3)),  # 1.714 steps: between 1 and 3 (the accuracy run)
+        (5, 10, 8, 10, 0.0),
+        (6, 10, 6, 10, np.log(40 / 6 / 6) / np.log(10 / 6)),
+        (3, 3, 4, 5, 0.0),  # fewer evaluations than RK4: more steps
+        (3, 2, 2, 3, np.log(8 / 3 / 2) / np.log(3 / 2)),
+        (8, 1, 1, 2, -1.0),  # half a step: the line through 1 and 2 steps, extrapolated
+        (8, 3, 1, 3, np.log(1.5) / np.log(3)),
+    ],
 )
-def test_equal_work_steps(evals, n, expected):
-    assert int(equal_work_steps(evals, n)) == expected
+def test_equal_work_bracket(evals, n, lo, up, weight):
+    got_lo, got_up, got_w = equal_work_bracket([evals], [n])
+    assert int(got_lo[0, 0]) == lo and int(got_up[0, 0]) == up
+    assert got_w[0, 0] == pytest.approx(weight, abs=1e-12)
 
 
-def crafted_scores(errors, status, stiff) -> TableauScores:
-    n = len(stiff)
-    prepared = PreparedSplit(
-        groups=(),
-        families=("a",),
-        family_code=np.zeros(n, dtype=np.int64),
+def test_equal_work_interpolation_is_exact_for_a_power_law():
+    # error = C n^-p: the log-log line between lo and up steps passes through the value at x.
+    C, p = 3e-4, 5.0
+    lo, up, w = equal_work_bracket([6, 7, 8, 3], [3, 3, 1, 2])
+    x = 4 * np.array([[3, 3, 1, 2]]) / np.array([[6], [7], [8], [3]])
+    got = interpolate_log_errors(np.log10(C * lo**-p), np.log10(C * up**-p), w, np.full(4, -14.0))
+    np.testing.assert_allclose(got, np.log10(C * x**-p), rtol=1e-12)
+
+
+def crafted(log_error, log_eq, sigma, stiff, status=None) -> Observed:
+    log_error = np.array(log_error, dtype=float)
+    n = log_error.shape[1]
+    return Observed(
+        log_error=log_error,
+        log_error_equal_work=np.array(log_eq, dtype=float),
+        sigma=np.array(sigma, dtype=float),
+        status=np.zeros(log_error.shape, np.int8) if status is None else np.array(status, np.int8),
+        nfev=np.ones(log_error.shape, dtype=np.int64),
+        log_floor=np.full(n, -14.0),
         stiff=np.array(stiff),
-        ref_error=np.zeros(n),
-        index=np.arange(n),
-    )
-    errors = np.array(errors, dtype=float)
-    return TableauScores(
-        error=errors,
-        status=np.array(status, dtype=np.int8),
-        nfev=np.zeros(errors.shape, dtype=np.int64),
-        n_steps=np.full(errors.shape[0], 10),
-        split=prepared,
     )
 
 
 def test_metric_arrays_and_weighted_score_by_hand():
-    scores = crafted_scores(
-        [[1e-6, 1e-8, 1e-4, np.inf], [1e-7, 1e-9, 1e-3, 1e-2]],
-        [[OK, OK, OK, UNSTABLE], [OK, OK, OK, OK]],
+    nan = float("nan")
+    obs = crafted(
+        [[-6, -8, -4, 0], [-7, -9, -3, -2]],
+        [[-5, -7, -3, 0], [-6, -8, -14, -1]],
+        [[nan, nan, 0.5, 1.0], [nan, nan, 2.0, 2.0]],
         [False, False, True, True],
+        status=[[OK, OK, OK, UNSTABLE], [OK, OK, OK, OK]],
     )
-    m = metric_arrays(scores, scores)
+    m = metric_arrays(obs)
     np.testing.assert_allclose(m.accuracy, [-4.5, -5.25])
-    np.testing.assert_allclose(m.efficiency, m.accuracy)
-    np.testing.assert_allclose(m.stability, [0.5, 1.0])
+    np.testing.assert_allclose(m.efficiency, [-3.75, -7.25])
+    np.testing.assert_allclose(m.stability, [np.sqrt(0.5), 2.0])  # geometric means
     np.testing.assert_array_equal(m.n_unstable, [1, 0])
+    np.testing.assert_allclose(m.saturation, [2 / 8, 1 / 8])  # the caps of tableau 0, the floor of 1
     baseline = type(m)(*(a[:1] for a in m))
     w = Weights(0.5, 0.3, 0.2)
     score = weighted_score(m, baseline, w)
     assert score[0] == 0.0
-    assert score[1] == pytest.approx(0.5 * 0.75 + 0.3 * 0.75 + 0.2 * STABILITY_SCALE * 0.5)
-
-
-def test_stability_is_counted_at_equal_work():
-    at_steps = crafted_scores([[1e-6, 1e-6], [1e-6, 1e-6]], [[OK, OK], [OK, OK]], [True, True])
-    at_eq = crafted_scores([[1e-5, 1e-5], [1e-5, np.inf]], [[OK, OK], [OK, UNSTABLE]], [True, True])
-    m = metric_arrays(at_steps, at_eq)
-    np.testing.assert_allclose(m.stability, [1.0, 0.5])  # the run with RK4's evaluation budget
-    np.testing.assert_array_equal(m.n_unstable, [0, 0])  # unstable counts stay those at n_steps
+    # stability gain: log2(2 / sqrt(0.5)) = 1.5 octaves
+    assert score[1] == pytest.approx(0.5 * 0.75 + 0.3 * 3.5 + 0.2 * STABILITY_SCALE * 1.5)
 
 
 def test_problem_losses_reproduce_the_weighted_score_by_hand():
-    errors_steps = [[1e-6, 1e-8, 1e-4, np.inf], [1e-7, 1e-9, 1e-3, 1e-2]]
-    errors_eq = [[1e-5, 1e-7, 1e-3, np.inf], [1e-6, 1e-8, np.inf, 1e-1]]
-    stiff = [False, False, True, True]
-    at_steps = crafted_scores(errors_steps, [[OK, OK, OK, UNSTABLE], [OK, OK, OK, OK]], stiff)
-    at_eq = crafted_scores(errors_eq, [[OK, OK, OK, UNSTABLE], [OK, OK, UNSTABLE, OK]], stiff)
+    nan = float("nan")
+    obs = crafted(
+        [[-6, -8, -4, 0], [-7, -9, -3, -2]],
+        [[-5, -7, -3, 0], [-6, -8, 0, -1]],
+        [[nan, nan, 0.25, 1.0], [nan, nan, 1.0, 4.0]],
+        [False, False, True, True],
+    )
     w = Weights(0.5, 0.3, 0.2)
-    loss = problem_losses(at_steps, at_eq, w)
-    # problem 3 of tableau 1 (stiff, bounded at equal work): 0.5*(-2) + 0.3*(-1) - 0.2*10*(4/2)*1
-    assert loss[1, 3] == pytest.approx(-1.0 - 0.3 - 4.0)
+    loss = problem_losses(obs, w)
+    # problem 3 of tableau 1 (stiff, sigma = 4 = 2 octaves): 0.5*(-2) + 0.3*(-1) - 0.2*1*(4/2)*2
+    assert loss[1, 3] == pytest.approx(-1.0 - 0.3 - 0.2 * STABILITY_SCALE * 2 * 2)
     assert loss[0, 0] == pytest.approx(0.5 * -6 + 0.3 * -5)  # non-stiff: no stability term
-    m = metric_arrays(at_steps, at_eq)
+    m = metric_arrays(obs)
     score = weighted_score(m, type(m)(*(a[:1] for a in m)), w)
     assert paired_gain(loss[1], loss[0]).gain == pytest.approx(score[1] - score[0], abs=1e-12)
 
@@ -164,8 +179,9 @@ def test_paired_gain_rejects_mismatched_rows():
 
 
 def test_stability_gain_is_zero_without_stiff_problems():
-    scores = crafted_scores([[1e-6, 1e-8], [1e-7, 1e-7]], [[OK, OK], [OK, OK]], [False, False])
-    m = metric_arrays(scores, scores)
+    nan = float("nan")
+    obs = crafted([[-6, -8], [-7, -7]], [[-6, -8], [-7, -7]], [[nan, nan], [nan, nan]], [False, False])
+    m = metric_arrays(obs)
     assert np.all(np.isnan(m.stability))
     baseline = type(m)(*(a[:1] for a in m))
     score = weighted_score(m, baseline, Weights(0.0, 0.0, 1.0))
@@ -229,7 +245,7 @@ def test_score_tableaux_rk4_error_decreases_like_h4(split):
         (np.eye(2)[None], np.ones((1, 2)), 10, r"A\[0\] is implicit"),
         (np.full((1, 2, 2), np.nan), np.ones((1, 2)), 10, "A.* is not finite"),
         (np.zeros((1, 2, 2)), np.ones((1, 2)), 0, "n_steps must be positive"),
-        (np.zeros((2, 2, 2)), np.ones((2, 2)), [1, 2, 3], "n_steps must be a positive integer or 2 integers"),
+        (np.zeros((2, 2, 2)), np.ones((2, 2)), [1, 2, 3], "n_steps must be a positive integer, 2 integers"),
     ],
 )
 def test_score_tableaux_bad_inputs(split, A, b, n_steps, match):
@@ -246,17 +262,23 @@ def test_score_tableaux_needs_a_split():
 # ----------------------------------------------------------------------------- evaluate / score_batch
 
 
-def test_evaluate_normalises_rk4_to_zero_and_ranks_methods(split):
+@pytest.fixture(scope="module")
+def fixed20(split):
+    return make_plan(split, None, n_steps=20)
+
+
+def test_evaluate_normalises_rk4_to_zero_and_ranks_methods(split, fixed20):
     names = ("heun", "rk4", "dopri5")
-    result = evaluate([rkcore.method(n) for n in names], split, 20, weights=Weights(0.5, 0.5, 0.0))
+    result = evaluate([rkcore.method(n) for n in names], split, fixed20, weights=Weights(0.5, 0.5, 0.0))
     cards = {c.name: c for c in result.cards}
     rk4 = cards["rk4"]
     assert (rk4.accuracy_gain, rk4.efficiency_gain, rk4.stability_gain, rk4.score) == (0.0, 0.0, 0.0, 0.0)
     assert result.baseline.score == 0.0
     assert cards["heun"].accuracy_gain < -1.0 < 1.0 < cards["dopri5"].accuracy_gain
-    # dopri5 (FSAL, 6 evaluations per step) runs round(80 / 6) = 13 steps at equal work
-    assert cards["dopri5"].n_steps_equal_work == 13
+    # dopri5 (FSAL, 6 evaluations per step) gets 80 / 6 = 13.3 steps at equal work
+    assert cards["dopri5"].n_steps_equal_work == pytest.approx(80 / 6)
     assert cards["heun"].n_steps_equal_work == 40
+    assert result.plan == {"target_error": None, "steps_median": 20.0, "steps_histogram": {"20": split.n_problems}}
     assert set(rk4.families) == set(split.families)
     assert rk4.overall.n_problems == split.n_problems
     assert rk4.overall.n_stiff == split.n_stiff
@@ -267,7 +289,8 @@ def test_evaluate_normalises_rk4_to_zero_and_ranks_methods(split):
 
 def test_evaluate_paired_gains_equal_score_differences(split):
     names = ("heun", "rk4", "dopri5", "ssprk54")
-    result = evaluate([rkcore.method(n) for n in names], split, 12, weights=Weights(0.4, 0.4, 0.2))
+    plan = make_plan(split)
+    result = evaluate([rkcore.method(n) for n in names], split, plan, weights=Weights(0.4, 0.4, 0.2))
     assert result.losses.shape == (len(names) + 1, split.n_problems)
     for i in range(len(names)):
         for j in (*range(len(names)), -1):
@@ -278,25 +301,33 @@ def test_evaluate_paired_gains_equal_score_differences(split):
 
 
 def test_score_batch_matches_evaluate(split):
-    tableaux = [rkcore.method(n) for n in ("rk4", "rk38", "ralston4")]
+    tableaux = [rkcore.method(n) for n in ("rk4", "rk38", "ralston4", "ssprk54")[:3]]
     w = Weights(0.3, 0.3, 0.4)
-    result = evaluate(tableaux, split, 15, weights=w)
-    prepared = prepare_split(split)
-    base = baseline_metrics(prepared, 15)
-    batch = score_batch(
-        np.stack([t.A for t in tableaux]), np.stack([t.b for t in tableaux]), prepared, 15, w, base
-    )
+    plan = make_plan(split)
+    result = evaluate(tableaux, split, plan, weights=w)
+    prepared = prepare_split(split, plan)
+    base = baseline_metrics(prepared)
+    batch = score_batch(np.stack([t.A for t in tableaux]), np.stack([t.b for t in tableaux]), prepared, w, base)
     np.testing.assert_allclose(batch.score, [c.score for c in result.cards], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(batch.metrics.accuracy, [c.overall.accuracy for c in result.cards])
-    assert batch.at_equal_work is batch.at_steps  # 4 stages: equal work is n_steps itself
+    # 4 stages: equal work is the step count itself
+    np.testing.assert_array_equal(batch.observed.log_error_equal_work, batch.observed.log_error)
 
 
-def test_evaluate_rejects_bad_arguments(split):
+def test_scoring_needs_a_planned_split(split):
+    rk4 = rkcore.method("rk4")
+    with pytest.raises(RKInputError, match="prepared with a ScoringPlan"):
+        baseline_metrics(prepare_split(split))
+    with pytest.raises(RKInputError, match="prepared with a ScoringPlan"):
+        evaluate([rk4], split)
+
+
+def test_evaluate_rejects_bad_arguments(split, fixed20):
     with pytest.raises(RKInputError, match="at least one tableau"):
-        evaluate([], split, 10)
-    with pytest.raises(RKInputError, match="n_steps must be a positive integer"):
-        evaluate([rkcore.method("rk4")], split, 0)
+        evaluate([], split, fixed20)
+    with pytest.raises(RKInputError, match="plan must be an rkcore.calibration.ScoringPlan"):
+        evaluate([rkcore.method("rk4")], split, 10)
     with pytest.raises(RKInputError, match="weights must be an rkcore.metrics.Weights"):
-        evaluate([rkcore.method("rk4")], split, 10, weights=(1, 0, 0))
+        evaluate([rkcore.method("rk4")], split, fixed20, weights=(1, 0, 0))
     with pytest.raises(RKInputError, match="implicit"):
-        evaluate([rkcore.Tableau(A=[[1.0]], b=[1.0], name="backward_euler")], split, 10)
+        evaluate([rkcore.Tableau(A=[[1.0]], b=[1.0], name="backward_euler")], split, fixed20)

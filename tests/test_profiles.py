@@ -211,7 +211,8 @@ def test_smoke_shrinks_budget_only(name):
         (["training.batch_problems=0"], "training.batch_problems must be >= 1"),
         (["objective.min_order=0"], "objective.min_order must be >= 1"),
         (["objective.min_order=5"], "objective.min_order = 5 is unreachable with stages.min = 4"),
-        (["objective.eval_steps=0"], "objective.eval_steps must be >= 1"),
+        (["objective.target_error=0"], "objective.target_error = 0 is outside [1e-12, 0.1]"),
+        (["objective.eval_steps=40"], "it was replaced by 'objective.target_error'"),
         (["model.hidden_units=0"], "model.hidden_units must be >= 1"),
         (["name=bad name"], "name must be letters, digits"),
         (["no_equals_sign"], "--set expects section.key=value"),
@@ -282,7 +283,7 @@ def test_custom_profile_from_path_uses_documented_defaults(tmp_path):
     p = load_profile(path)
     assert p.name == "my-run" and p.description == "my run"
     assert p.dataset.seed == 2024 and p.dataset.families == () and p.dataset.split == (0.4, 0.4, 0.2)
-    assert p.model.layers == 2 and p.objective.min_order == 3 and p.objective.eval_steps == 40
+    assert p.model.layers == 2 and p.objective.min_order == 3 and p.objective.target_error == 1e-6
     assert (p.training.seed, p.training.learning_rate, p.training.candidates) == (0, 0.0003, 32)
     assert (p.training.sigma, p.training.batch_problems, p.training.selection_z) == (0.05, 256, 3.0)
     assert load_profile(str(path)) == p

@@ -167,7 +167,7 @@ def test_result_equal_to_its_initialisation_is_rejected_and_writes_no_tableau(tm
         return scored._replace(score=np.zeros_like(scored.score))
 
     monkeypatch.setattr(train_module, "score_points", flat_scores)
-    monkeypatch.setattr(train_module, "problem_losses", lambda at, eq, w: np.zeros(at.error.shape))
+    monkeypatch.setattr(train_module, "problem_losses", lambda obs, w: np.zeros(obs.log_error.shape))
     profile = _smoke("efficiency-v2")
     with pytest.raises(TrainingRejected, match="beats its initialisation"):
         train(profile, tmp_path / "run", progress=False, dataset_cache=cache)
@@ -211,14 +211,17 @@ def test_minibatch_rows_and_scores_agree_with_rkcore(cache):
     all_index = np.concatenate([g.index for g in train_split.groups])
     np.testing.assert_array_equal(np.concatenate([g.index for g in sub.groups]), all_index[rows])
 
-    problems = problem_set(train_split, profile.objective.eval_steps)
+    from rkcore.calibration import make_plan
+
+    plan = make_plan(dataset, profile.objective.target_error)
+    problems = problem_set(train_split, plan)
     rk4, rk38 = rkcore.method("rk4"), rkcore.method("rk38")
     x = np.stack([flatten(rk4.A, rk4.b), flatten(rk38.A, rk38.b)])
     scores = score_points(x, 4, problems, profile.weights()).score
     assert scores[0] == 0.0  # RK4 is the normalising baseline
     from rkcore.evaluate import evaluate
 
-    want = evaluate([rk38], train_split, profile.objective.eval_steps, profile.weights()).cards[0].score
+    want = evaluate([rk38], train_split, plan, profile.weights()).cards[0].score
     assert scores[1] == pytest.approx(want, abs=1e-12)
 
 
