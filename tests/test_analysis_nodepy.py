@@ -9,9 +9,11 @@ nodepy is used as follows (see the notes in each helper):
   nodepy's figures are exact; library methods whose coefficients are fractions are handed over
   as exact Rationals too.  Methods published in decimals or surds (tsit5, ralston4, ...) are
   handed over in floating point, and for their imaginary limit nodepy gets the stability
-  polynomial with every coefficient snapped to a nearby simple fraction (one within 1e-13
+  polynomial with every coefficient snapped to a nearby simple fraction (one within 1e-10
   relative), because in floating point nodepy reads round-off of size 1e-16 in |R(iy)|² - 1 as
-  a real root (dopri5: 0 from floats, 0.99719 in exact arithmetic).
+  a real root (dopri5: 0 from floats, 0.99719 in exact arithmetic).  The window is that wide
+  because vern6's weights reach 176: its float64 coefficients put 1.3e-11 relative round-off
+  into the polynomial (nodepy reads 0 from it, 2.5842 from the exact rationals, as we do).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def close(ours: float, ref: float) -> bool:
 def snapped(x: float):
     """x as an exact rational: a simple fraction when one lies within round-off of x, else x's exact value."""
     frac = Fraction(x).limit_denominator(10**5)
-    if abs(float(frac) - x) <= 1e-13 * max(abs(x), 1e-300):
+    if abs(float(frac) - x) <= 1e-10 * max(abs(x), 1e-300):
         return sympy.Rational(frac.numerator, frac.denominator)
     return sympy.Rational(float(x))
 
@@ -146,9 +148,16 @@ def random_set():
     return cases
 
 
+# 12 stages: nodepy's figures for dop853 take ~10 s (its order is verified by default in test_library.py).
+SLOW_LIBRARY = {"dop853"}
+
+
 def library_cases():
     names = rkcore.methods() if hasattr(rkcore, "methods") else ()
-    return [pytest.param(rkcore.method(n), id=n) for n in names]
+    return [
+        pytest.param(rkcore.method(n), id=n, marks=[pytest.mark.slow] if n in SLOW_LIBRARY else [])
+        for n in names
+    ]
 
 
 NODEPY_METHODS = [

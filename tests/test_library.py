@@ -16,7 +16,7 @@ from nodepy.runge_kutta_method import ExplicitRungeKuttaMethod, loadRKM
 
 import rkcore
 from rkcore.library import LIBRARY
-from rkcore.order import first_failed_condition, order
+from rkcore.order import first_failed_condition, order, principal_error_norm
 
 NAMES = rkcore.methods()
 EMBEDDED = tuple(name for name in NAMES if LIBRARY[name].has_embedded)
@@ -28,7 +28,8 @@ SEED42 = FIXTURES / "seed42_published.json"
 
 REQUIRED = (
     "euler", "heun", "midpoint", "ralston2", "ralston3", "ralston4", "kutta3", "heun3", "ssprk3", "rk4",
-    "rk38", "bs3", "rkf45", "cashkarp", "dopri5", "tsit5", "verner65", "ssprk104", "ssprk22",
+    "rk38", "bs3", "rkf45", "cashkarp", "dopri5", "tsit5", "verner65", "ssprk104", "ssprk22", "bs5", "vern6",
+    "vern7", "dop853",
 )  # fmt: skip
 
 # Library key -> nodepy key for the methods nodepy also ships: a second, independent
@@ -38,7 +39,7 @@ NODEPY_NAMES = {
     "euler": "FE", "heun": "Heun22", "midpoint": "Mid22", "ssprk22": "SSP22", "heun3": "Heun33",
     "ssprk3": "SSP33", "bs3": "BS3", "rk4": "RK44", "merson4": "Merson43", "rkf45": "Fehlberg45",
     "ssprk54": "SSP54", "ssprk104": "SSP104", "butcher5": "BuRK65", "cashkarp": "CK5", "dopri5": "DP5",
-    "tsit5": "Tsit5",
+    "tsit5": "Tsit5", "bs5": "BS5",
 }  # fmt: skip
 
 
@@ -93,9 +94,10 @@ def test_invariants(name):
     assert t.is_explicit
     assert t.c[0] == 0.0
     np.testing.assert_allclose(t.c, t.A.sum(axis=1), rtol=0, atol=1e-14)
-    assert abs(t.b.sum() - 1.0) < 1e-14
+    # The round-off of a float sum grows with sum |b_i| (vern6's weights reach 176).
+    assert abs(t.b.sum() - 1.0) < 1e-14 * max(1.0, np.abs(t.b).sum())
     if t.has_embedded:
-        assert abs(t.b_hat.sum() - 1.0) < 1e-14
+        assert abs(t.b_hat.sum() - 1.0) < 1e-14 * max(1.0, np.abs(t.b_hat).sum())
         assert isinstance(t.info["embedded_order"], int)
     else:
         assert "embedded_order" not in t.info
@@ -155,7 +157,60 @@ def test_coefficients_agree_with_nodepy(name):
 
 def test_fsal_pairs_are_detected():
     fsal = {name for name in NAMES if rkcore.method(name).is_fsal}
-    assert fsal == {"bs3", "dopri5", "tsit5"}
+    assert fsal == {"bs3", "dopri5", "tsit5", "bs5", "vern6"}
+
+
+# ----------------------------------------------------------------- DifferentialEquations.jl, scipy pairs
+
+# name -> (stages, order, embedded order, published abscissae c)
+HIGH_ORDER = {
+    "bs5": (8, 5, 4, [0, 1 / 6, 2 / 9, 3 / 7, 2 / 3, 3 / 4, 1, 1]),
+    "vern6": (9, 6, 5, [0, 3 / 50, 1439 / 15000, 1439 / 10000, 4973 / 10000, 389 / 400, 1999 / 2000, 1, 1]),
+    "vern7": (
+        10, 7, 6,
+        [0, 1 / 200, 49 / 450, 49 / 300, 911 / 2000, 3480084980 / 5709648941, 221 / 250, 37 / 40, 1, 1],
+    ),
+    "dop853": (
+        12, 8, 5,
+        [
+            0, 0.526001519587677318785587544488e-1, 0.789002279381515978178381316732e-1,
+            0.118350341907227396726757197510, 0.281649658092772603273242802490, 1 / 3, 1 / 4, 4 / 13,
+            0.651282051282051282051282051282, 0.6, 6 / 7, 1,
+        ],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(HIGH_ORDER))
+def test_high_order_pairs_have_the_published_shape(name):
+    stages, p, q, c = HIGH_ORDER[name]
+    t = rkcore.method(name)
+    assert (t.stages, t.stated_order, t.info["embedded_order"]) == (stages, p, q)
+    # Rows of A sum to the published c, up to the round-off of entries as large as max|A|.
+    np.testing.assert_allclose(t.c, c, rtol=0, atol=1e-15 * max(1.0, np.abs(t.A).sum(axis=1).max()))
+    # The stated order is the first failing one, not the cap of the check: order p + 1 fails clearly.
+    tree, residual = first_failed_condition(t, tol=ORDER_TOL)
+    assert tree.order == p + 1 and abs(residual) > 1e-7
+
+
+def test_verner_pairs_have_the_error_norms_their_names_give():
+    # Verner names each coefficient file by its principal error norm:
+    # RKV65.IIIXb.Efficient.00000144617 and RKV76.IIa.Efficient.00001675585.
+    for name, norm in (("vern6", 1.44617e-6), ("vern7", 1.675585e-5)):
+        t = rkcore.method(name)
+        assert principal_error_norm(t, t.stated_order) == pytest.approx(norm, rel=5e-6)
+
+
+def test_dop853_agrees_with_scipy():
+    # The library's digits were read from scipy's copy of Hairer's dop853.f; keep the two identical.
+    ref = pytest.importorskip("scipy.integrate._ivp.dop853_coefficients")
+    t = rkcore.method("dop853")
+    assert ref.N_STAGES == t.stages
+    np.testing.assert_array_equal(t.A, ref.A[: t.stages, : t.stages])
+    np.testing.assert_array_equal(t.b, ref.B)
+    np.testing.assert_allclose(t.b_hat, ref.B - ref.E5[: t.stages], rtol=0, atol=1e-16)
+    np.testing.assert_allclose(t.c, ref.C[: t.stages], rtol=0, atol=1e-15)
+    assert ref.E5[t.stages] == 0.0  # the fifth-order estimator needs no stage beyond the twelfth
 
 
 # ----------------------------------------------------------------- seed-42 fixture
