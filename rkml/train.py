@@ -74,13 +74,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 import rkcore
 from rkcore.datasets import make_dataset
 from rkcore.errors import RKInputError
 from rkcore.metrics import PairedGain, paired_gain, problem_losses
 from rkcore.order import order, order_conditions
+from rkcore.progress import progress_bar
 from rkml import runs
 from rkml.errors import TrainingRejected
 from rkml.generator import TableauGenerator, flatten, n_free_params, unflatten, unflatten_torch
@@ -366,7 +366,8 @@ def train(
     resume : bool
         Continue from ``run_dir``'s checkpoint (same profile required).
     progress : bool
-        Show a progress bar (epoch, stage count, best validation score, verified order).
+        Show progress on stderr (epoch, stage count, best validation score, verified order): a
+        live bar on a terminal, a plain line every 5 % otherwise (:func:`rkcore.progress.progress_bar`).
     dataset_cache : path, optional
         Dataset cache folder (default: rkcore's, see :func:`rkcore.datasets.resolve_cache_dir`).
 
@@ -431,12 +432,12 @@ def train(
         else:
             state = _restore_state(checkpoint, generator, rng)
 
-        bar = tqdm(
-            total=len(counts) * profile.training.epochs,
+        bar = progress_bar(
+            len(counts) * profile.training.epochs,
             initial=state["stage_index"] * profile.training.epochs + state["step"],
-            disable=not progress,
+            enabled=progress,
             desc=profile.name,
-            dynamic_ncols=True,
+            unit="epoch",
         )
         snapshot = _snapshot(state, generator, None, rng)
         try:
@@ -509,11 +510,11 @@ def train(
                         curve["val_step"].append(epoch)
                         curve["validation"].append(float(checked.score[1]))
                         curve["best"].append(best["score"])
-                    bar.update(1)
                     bar.set_postfix(
                         s=s, epoch=f"{epoch + 1}/{profile.training.epochs}",
                         best=f"{best['score']:+.3f}", order=best["order"],
                     )  # fmt: skip
+                    bar.update(1)
 
                     # ---------------------------------------------------- checkpoint
                     if state["step"] % checkpoint_interval(profile) == 0 and not last:
