@@ -8,8 +8,9 @@
 Each command resolves the profile once (:func:`rkml.profile.resolve_profile`) and passes
 that value to the library; nothing here holds a setting of its own.  Exit codes: 0 done,
 1 bad input (one line on stderr), 2 training finished without a valid result, 130
-interrupted (a checkpoint was saved; continue with ``--resume``).  torch is imported only
-when a run starts, so ``--help`` and ``profiles`` stay fast.
+interrupted by Ctrl-C and 143 by SIGTERM (the message says whether a checkpoint was saved
+for ``--resume``).  torch is imported only when a run starts, so ``--help`` and ``profiles``
+stay fast.
 """
 
 from __future__ import annotations
@@ -138,16 +139,26 @@ def train(
     force: ForceFlag = False,
     runs_dir: RunsDirOption = Path("runs"),
 ) -> None:
-    """Train a tableau generator for every stage count of a profile; results go to a run folder."""
+    """Train a tableau generator for every stage count of a profile; results go to a run folder.
+
+    Ctrl-C or SIGTERM (kill, a scheduler's time limit) stops the run cleanly: it saves a
+    checkpoint of the last finished epoch, marks the run "interrupted" in its manifest and
+    exits with 130 (Ctrl-C) or 143 (SIGTERM); --resume continues to the same tableau an
+    uninterrupted run gives.  Stopped while the dataset is still being built, nothing is saved:
+    the message says so, and the same command (without --resume) starts the run afresh.
+
+    Progress goes to stderr: a live bar on a terminal, a plain line every 5 % in a log file.
+    """
     with user_errors():
         resolved = resolve_profile(profile, overrides=set_ or (), seed=seed, stages=stages, smoke=smoke)
+        # Imported here: torch and the generator load only when a run really starts.
+        import rkml.train
+
+        rkml.train.resolve_device(device.value)  # before the run folder exists: nothing written on error
         run_dir = runs.prepare_run_dir(runs.default_run_dir(resolved, runs_dir), resume=resume, force=force)
     typer.echo(f"profile {resolved.name} ({resolved.short_hash()}), run folder {run_dir}")
     try:
         with user_errors():
-            # Imported here: torch and the generator load only when a run really starts.
-            import rkml.train
-
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RuntimeWarning)
                 result = rkml.train.train(
@@ -158,8 +169,12 @@ def train(
         typer.echo(rkml.train.summary_line(result))
     except TrainingRejected as exc:
         _exit_with(EXIT_REJECTED, "rejected", f"{exc} (run folder {run_dir})")
-    except KeyboardInterrupt:
-        _exit_with(EXIT_INTERRUPTED, "interrupted", f"checkpoint in {run_dir}; resume with --resume")
+    except KeyboardInterrupt as exc:  # Ctrl-C, or rkml.errors.RunInterrupted for SIGTERM
+        code = getattr(exc, "exit_code", EXIT_INTERRUPTED)
+        if runs.has_checkpoint(run_dir):
+            _exit_with(code, "interrupted", f"checkpoint in {run_dir}; continue with --resume")
+        _exit_with(code, "interrupted", f"before the first checkpoint, nothing was saved in {run_dir}; "
+                   "run the same command again (without --resume) to start afresh")  # fmt: skip
     typer.echo(f"done: results in {run_dir}")
 
 

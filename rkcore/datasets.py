@@ -52,6 +52,7 @@ from .errors import RKInputError
 from .fileio import atomic_write_bytes
 from .problems import FAMILIES, get_family
 from .problems.base import Family
+from .progress import progress_bar
 from .reference import reference_method, reference_solution, spectral_radius
 
 DATASET_FORMAT_VERSION = 1
@@ -448,17 +449,23 @@ def _build(spec: DatasetSpec, progress: bool, workers: int | None) -> dict:
         if FAMILIES[task[0]].has_exact:
             store(task, _reference_task(*args(task)))
     n_workers = min(workers or os.cpu_count() or 1, len(pending))
-    with _progress_bar(sum(hi - lo for _, lo, hi in pending), progress) as bar:
+    with progress_bar(sum(hi - lo for _, lo, hi in pending), desc="references", unit="problem",
+                      enabled=progress) as bar:  # fmt: skip
         if n_workers > 1:
             try:
                 # "spawn": a forked child could inherit numba/OpenMP threads of the caller and hang.
                 with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
                     futures = {pool.submit(_reference_task, *args(task)): task for task in pending}
-                    for future in as_completed(futures):
-                        task = futures[future]
-                        store(task, future.result())
-                        pending.remove(task)
-                        bar.update(task[2] - task[1])
+                    try:
+                        for future in as_completed(futures):
+                            task = futures[future]
+                            store(task, future.result())
+                            pending.remove(task)
+                            bar.update(task[2] - task[1])
+                    except BaseException:
+                        # Ctrl-C or SIGTERM: wait only for the chunks already running, not the queue.
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
             except BrokenProcessPool as exc:
                 # E.g. a script without an ``if __name__ == "__main__":`` guard; same result serially.
                 message = f"worker processes failed ({exc}); solving in this process"
@@ -467,12 +474,6 @@ def _build(spec: DatasetSpec, progress: bool, workers: int | None) -> dict:
             store(task, _reference_task(*args(task)))
             bar.update(task[2] - task[1])
     return arrays
-
-
-def _progress_bar(total: int, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not enabled or total == 0, desc="references", unit="problem")
 
 
 def _assemble(spec: DatasetSpec, arrays: dict, cache_path: Path | None, from_cache: bool) -> Dataset:

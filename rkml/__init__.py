@@ -8,7 +8,7 @@ would otherwise shadow a function of the same name).
 
 from __future__ import annotations
 
-from .errors import ProfileError, RunExistsError, TrainingRejected
+from .errors import ProfileError, RunExistsError, RunInterrupted, TrainingRejected
 from .profile import (
     DatasetSection,
     ModelSection,
@@ -28,6 +28,7 @@ __all__ = [
     "Profile",
     "ProfileError",
     "RunExistsError",
+    "RunInterrupted",
     "StageRange",
     "TrainingRejected",
     "TrainingSection",

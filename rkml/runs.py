@@ -4,7 +4,9 @@ A run folder is ``<root>/<profile name>-<training seed>-<short profile hash>/``
 (:func:`default_run_dir`), so two different profiles can never share one.  An existing run
 folder is never overwritten: :func:`prepare_run_dir` refuses unless the caller asks to
 ``resume`` (a checkpoint must be there) or to ``force`` a fresh start (only a folder that
-really is a run -- it holds ``manifest.json`` -- is ever deleted).
+really is a run -- it holds ``manifest.json`` -- is ever deleted).  The one exception is a run
+interrupted before its first checkpoint: it holds nothing but its manifest, so running it
+again starts afresh without ``force``.
 
 Every file is written atomically (:mod:`rkcore.fileio`), so a killed run leaves either the
 previous version of a file or the new one, never half of one.  torch is imported only
@@ -37,6 +39,7 @@ __all__ = [
     "default_run_dir",
     "git_commit",
     "has_checkpoint",
+    "interrupted_before_checkpoint",
     "is_complete",
     "is_run_dir",
     "list_runs",
@@ -52,8 +55,9 @@ __all__ = [
 
 MANIFEST_NAME = "manifest.json"
 CHECKPOINT_NAME = "checkpoint.pt"
-#: Values of a manifest's ``status``: ``interrupted`` = Ctrl-C with a checkpoint saved,
-#: ``rejected`` = finished without a valid result (:class:`rkml.errors.TrainingRejected`).
+#: Values of a manifest's ``status``: ``interrupted`` = stopped by Ctrl-C or SIGTERM (the
+#: manifest's ``resumable`` says whether a checkpoint was saved), ``rejected`` = finished
+#: without a valid result (:class:`rkml.errors.TrainingRejected`).
 RUN_STATUSES = ("running", "interrupted", "failed", "rejected", "complete")
 
 _MANIFEST_CORE_KEYS = ("profile", "profile_hash", "name", "seed", "overrides", "versions", "git_commit")
@@ -74,12 +78,27 @@ def has_checkpoint(run_dir: str | os.PathLike) -> bool:
     return (Path(run_dir) / CHECKPOINT_NAME).is_file()
 
 
+def interrupted_before_checkpoint(run_dir: str | os.PathLike) -> bool:
+    """Whether ``run_dir`` is a run stopped (Ctrl-C, SIGTERM) before it saved any checkpoint.
+
+    Such a folder holds only its manifest (``status: interrupted``); a run that is still going,
+    or died without saying so (``status: running``), is never taken for one.
+    """
+    try:
+        status = read_manifest(run_dir).get("status")
+    except RKInputError:
+        return False
+    return status == "interrupted" and not has_checkpoint(run_dir)
+
+
 def prepare_run_dir(path: str | os.PathLike, *, resume: bool = False, force: bool = False) -> Path:
     """Make ``path`` ready for a run, never overwriting an existing run by accident.
 
     * absent or empty folder: created (with ``resume``: error, there is nothing to resume);
     * a run folder (holds ``manifest.json``): ``force`` deletes and recreates it, ``resume``
-      keeps it (a checkpoint must be there), neither flag: :class:`RunExistsError`;
+      keeps it (a checkpoint must be there), neither flag: :class:`RunExistsError` -- except for
+      a run interrupted before its first checkpoint (:func:`interrupted_before_checkpoint`),
+      which holds nothing to keep and is recreated;
     * anything else (a file, a non-empty folder that is not a run): error, never deleted.
 
     Returns
@@ -115,8 +134,17 @@ def prepare_run_dir(path: str | os.PathLike, *, resume: bool = False, force: boo
         path.mkdir(parents=True)
         return path
     if resume:
+        if interrupted_before_checkpoint(path):
+            raise RKInputError(
+                f"{path} was interrupted before its first checkpoint, so there is nothing to resume; "
+                "run again without --resume to start afresh"
+            )
         if not has_checkpoint(path):
             raise RKInputError(f"{path} has no checkpoint to resume; pass --force to start afresh")
+        return path
+    if interrupted_before_checkpoint(path):
+        shutil.rmtree(path)
+        path.mkdir(parents=True)
         return path
     if is_complete(path):
         raise RunExistsError(f"{path} is a complete run; pass --force to start afresh")

@@ -231,6 +231,7 @@ def _run_job(job: SweepJob, numba_threads: int | dict[str, int], topic: str, dev
         try:
             from . import train as train_module
 
+            train_module.resolve_device(device)  # a worker without CUDA leaves no empty run folder
             # "start" on an existing run folder means it left no checkpoint: nothing to keep.
             restart = job.action == "start" and runs.is_run_dir(job.run_dir)
             run_dir = runs.prepare_run_dir(job.run_dir, resume=resume, force=restart)

@@ -75,7 +75,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 import rkcore
 from rkcore.calibration import make_plan
@@ -83,9 +82,11 @@ from rkcore.datasets import make_dataset
 from rkcore.errors import RKInputError
 from rkcore.metrics import PairedGain, paired_gain, problem_losses
 from rkcore.order import order, order_conditions
+from rkcore.progress import progress_bar
 from rkml import runs
 from rkml.errors import TrainingRejected
 from rkml.generator import TableauGenerator, flatten, n_free_params, unflatten, unflatten_torch
+from rkml.interrupts import raise_on_sigterm
 from rkml.objective import (
     centered_ranks,
     es_gradient,
@@ -368,7 +369,8 @@ def train(
     resume : bool
         Continue from ``run_dir``'s checkpoint (same profile required).
     progress : bool
-        Show a progress bar (epoch, stage count, best validation score, verified order).
+        Show progress on stderr (epoch, stage count, best validation score, verified order): a
+        live bar on a terminal, a plain line every 5 % otherwise (:func:`rkcore.progress.progress_bar`).
     dataset_cache : path, optional
         Dataset cache folder (default: rkcore's, see :func:`rkcore.datasets.resolve_cache_dir`).
 
@@ -381,7 +383,13 @@ def train(
     rkml.errors.TrainingRejected
         The headline equals its initialisation, or a result fails its order; no result written.
     KeyboardInterrupt
-        After saving a checkpoint (status ``interrupted``); resume with ``resume=True``.
+        Ctrl-C, or :class:`rkml.errors.RunInterrupted` for SIGTERM (only handled when called from
+        the main thread).  The manifest then says ``status: interrupted``, the ``signal`` and
+        whether the run is ``resumable``.  Once set-up is done (dataset, warm starts) a
+        checkpoint always exists -- the state at the start of the interrupted epoch -- and
+        ``resume=True`` continues to the tableau an uninterrupted run gives; interrupted during
+        set-up, nothing is saved (``resumable: false``) and
+        :func:`rkml.runs.prepare_run_dir` lets the run start afresh without ``force``.
     """
     # ---------------------------------------------------------------- set-up
     started = time.perf_counter()
@@ -404,11 +412,12 @@ def train(
         manifest_extra["resumed_at"] = runs.now_iso()
     else:
         manifest_extra["start_time"] = runs.now_iso()
-    runs.write_manifest(run_dir, profile, manifest_extra)
 
     previous_determinism = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True)
+    restore_sigterm = raise_on_sigterm()
     try:
+        torch.use_deterministic_algorithms(True)
+        runs.write_manifest(run_dir, profile, manifest_extra)
         dataset = make_dataset(profile.dataset_spec(), cache_dir=dataset_cache, progress=progress)
         plan = make_plan(dataset, profile.objective.target_error)
         validation = problem_set(dataset.validation, plan)
@@ -430,15 +439,17 @@ def train(
 
         if checkpoint is None:
             state = _fresh_state(generator, targets, validation, weights)
+            # Saved at once, so that from here on an interruption always leaves a resumable run.
+            runs.save_checkpoint(run_dir, _payload(profile, counts, _snapshot(state, generator, None, rng)))
         else:
             state = _restore_state(checkpoint, generator, rng)
 
-        bar = tqdm(
-            total=len(counts) * profile.training.epochs,
+        bar = progress_bar(
+            len(counts) * profile.training.epochs,
             initial=state["stage_index"] * profile.training.epochs + state["step"],
-            disable=not progress,
+            enabled=progress,
             desc=profile.name,
-            dynamic_ncols=True,
+            unit="epoch",
         )
         snapshot = _snapshot(state, generator, None, rng)
         try:
@@ -511,11 +522,11 @@ def train(
                         curve["val_step"].append(epoch)
                         curve["validation"].append(float(checked.score[1]))
                         curve["best"].append(best["score"])
-                    bar.update(1)
                     bar.set_postfix(
                         s=s, epoch=f"{epoch + 1}/{profile.training.epochs}",
                         best=f"{best['score']:+.3f}", order=best["order"],
                     )  # fmt: skip
+                    bar.update(1)
 
                     # ---------------------------------------------------- checkpoint
                     if state["step"] % checkpoint_interval(profile) == 0 and not last:
@@ -597,16 +608,26 @@ def train(
             beats_library, wall,
         )  # fmt: skip
     except TrainingRejected as exc:
-        runs.update_manifest(run_dir, status="rejected", reason=str(exc), end_time=runs.now_iso())
+        _record(run_dir, status="rejected", reason=str(exc), end_time=runs.now_iso())
         raise
-    except KeyboardInterrupt:
-        runs.update_manifest(run_dir, status="interrupted", interrupted_at=runs.now_iso())
+    except KeyboardInterrupt as exc:
+        signal_name = getattr(exc, "signal_name", "SIGINT")
+        resumable = runs.has_checkpoint(run_dir)
+        _record(run_dir, status="interrupted", interrupted_at=runs.now_iso(), signal=signal_name,
+                resumable=resumable)  # fmt: skip
         raise
     except BaseException:
-        runs.update_manifest(run_dir, status="failed", end_time=runs.now_iso())
+        _record(run_dir, status="failed", end_time=runs.now_iso())
         raise
     finally:
+        restore_sigterm()
         torch.use_deterministic_algorithms(previous_determinism)
+
+
+def _record(run_dir: Path, **fields: Any) -> None:
+    """Set the run's final status, if its manifest was written (an interrupt can come before)."""
+    if runs.is_run_dir(run_dir):
+        runs.update_manifest(run_dir, **fields)
 
 
 # --------------------------------------------------------------------------- state and checkpoints

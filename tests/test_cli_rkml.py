@@ -31,11 +31,14 @@ class TrainSpy:
     def __init__(self) -> None:
         self.calls: list[dict] = []
         self.raises: BaseException | None = None
+        self.checkpoint_first = False  # save a checkpoint in run_dir before raising
 
     def __call__(self, profile, run_dir, *, stages=None, device="auto", resume=False, progress=True):
         call = dict(profile=profile, run_dir=run_dir, stages=stages, device=device, resume=resume)
         self.calls.append({**call, "progress": progress})
         if self.raises is not None:
+            if self.checkpoint_first:
+                runs.save_checkpoint(run_dir, {"step": 1})
             raise self.raises
         return None
 
@@ -189,9 +192,34 @@ def test_rejected_training_exits_2_with_one_line(tmp_path, spy):
 
 
 def test_interrupt_exits_130_pointing_at_resume(tmp_path, spy):
+    spy.raises, spy.checkpoint_first = KeyboardInterrupt(), True
+    line = _one_line_error(_train(tmp_path, "--profile", "balanced"), code=130)
+    assert line == f"interrupted: checkpoint in {spy.only_call['run_dir']}; continue with --resume"
+
+
+def test_interrupt_before_a_checkpoint_says_nothing_was_saved(tmp_path, spy):
     spy.raises = KeyboardInterrupt()
     line = _one_line_error(_train(tmp_path, "--profile", "balanced"), code=130)
-    assert "interrupted" in line and "--resume" in line
+    assert line.startswith("interrupted: before the first checkpoint, nothing was saved")
+    assert line.endswith("run the same command again (without --resume) to start afresh")
+
+
+def test_sigterm_exits_143(tmp_path, spy):
+    import signal
+
+    from rkml.errors import RunInterrupted
+
+    spy.raises, spy.checkpoint_first = RunInterrupted(signal.SIGTERM), True
+    line = _one_line_error(_train(tmp_path, "--profile", "balanced"), code=143)
+    assert line.endswith("continue with --resume")
+
+
+def test_device_is_checked_before_the_run_folder_is_made(tmp_path, spy, monkeypatch):
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    line = _one_line_error(_train(tmp_path / "runs", "--profile", "balanced", "--device", "cuda"))
+    assert "no CUDA device" in line and "--device cpu" in line
+    assert spy.calls == [] and list(tmp_path.iterdir()) == []  # no runs folder, no run folder
 
 
 def test_train_signature_matches_the_cli_call():

@@ -91,6 +91,29 @@ def test_resume_requires_a_checkpoint(tmp_path, profile):
     assert runs.load_checkpoint(path) == {"epoch": 4}  # kept as it was
 
 
+def test_a_run_interrupted_before_its_first_checkpoint_starts_afresh(tmp_path, profile):
+    path = _make_run(tmp_path / "r", profile, status="interrupted")
+    assert runs.interrupted_before_checkpoint(path)
+    with pytest.raises(RKInputError, match="interrupted before its first checkpoint.*without --resume"):
+        runs.prepare_run_dir(path, resume=True)
+    assert runs.is_run_dir(path)  # the refusal leaves it as it was
+    assert runs.prepare_run_dir(path) == path  # no --force needed: there was nothing to keep
+    assert path.is_dir() and not any(path.iterdir())
+
+
+def test_only_an_interrupted_run_without_checkpoint_counts_as_unsaved(tmp_path, profile):
+    # "running" may be a run still going elsewhere; one with a checkpoint has work to keep.
+    running = _make_run(tmp_path / "a", profile, status="running")
+    saved = _make_run(tmp_path / "b", profile, status="interrupted", checkpoint=True)
+    assert not runs.interrupted_before_checkpoint(running)
+    assert not runs.interrupted_before_checkpoint(saved)
+    assert not runs.interrupted_before_checkpoint(tmp_path / "absent")
+    for path in (running, saved):
+        with pytest.raises(RunExistsError):
+            runs.prepare_run_dir(path)
+        assert runs.is_run_dir(path)
+
+
 def test_resume_and_force_exclude_each_other(tmp_path):
     with pytest.raises(RKInputError, match="exclude each other"):
         runs.prepare_run_dir(tmp_path / "x", resume=True, force=True)

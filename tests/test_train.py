@@ -140,7 +140,8 @@ def test_resume_after_an_interruption_reaches_the_uninterrupted_tableau(tmp_path
     monkeypatch.setattr(train_module, "split_rows", interrupt_on_fifth)
     with pytest.raises(KeyboardInterrupt):
         train(profile, tmp_path / "cut", progress=False, dataset_cache=cache)
-    assert runs.read_manifest(tmp_path / "cut")["status"] == "interrupted"
+    manifest = runs.read_manifest(tmp_path / "cut")
+    assert (manifest["status"], manifest["signal"], manifest["resumable"]) == ("interrupted", "SIGINT", True)
     assert not (tmp_path / "cut" / "tableau.json").exists()
     state = runs.load_checkpoint(tmp_path / "cut")
     assert (state["stage_index"], state["step"]) == (1, 1)
