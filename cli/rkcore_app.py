@@ -6,7 +6,8 @@
     rkcore evaluate ... / rkcore work-precision ...   (registered from :mod:`cli.rkcore_eval`)
 
 Tableaux come from JSON files (in the order given) followed by library methods.
-Bad input prints one line on stderr and exits with status 1.
+Bad input prints one line on stderr and exits with status 1; the exit statuses are
+listed in ``rkcore --help`` (:data:`cli.common.EXIT_STATUS`).
 """
 
 from __future__ import annotations
@@ -20,25 +21,38 @@ from rich.table import Table
 
 import rkcore
 from cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    App,
     ForceFlag,
     JsonFlag,
     MethodOption,
     OutputOption,
     TableauFiles,
+    VersionFlag,
     check_output_path,
+    exit_status_epilog,
     handles_user_errors,
     load_tableaux,
     to_json,
 )
 from rkcore.errors import RKInputError
 
-app = typer.Typer(
+app = App(
     name="rkcore",
     help="Analyse and evaluate explicit Runge-Kutta methods: library, order and stability, scores, plots.",
+    epilog=exit_status_epilog(
+        (0, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INTERRUPTED),
+        {EXIT_BAD_INPUT: " (missing or malformed file, unknown method, bad option value)"},
+    ),
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
 )
+
+
+@app.callback()
+def _root(version: VersionFlag = False) -> None:
+    pass  # --version acts in its own callback; the help text is the app's
 
 
 # ----------------------------------------------------------------- methods
@@ -196,7 +210,7 @@ rkcore_eval.register(app)
 
 def main() -> None:
     """Console-script entry point (``rkcore``)."""
-    app()
+    app(prog_name="rkcore")
 
 
 if __name__ == "__main__":

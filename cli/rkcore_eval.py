@@ -1,19 +1,22 @@
 """``rkcore evaluate`` and ``rkcore work-precision``: score tableaux on a seeded ODE dataset.
 
     rkcore evaluate [FILE.json ...] [--method NAME ...] [--problems 1000] [--stiff 300]
-        [--t-end 0.1] [--target-error 1e-6 | --steps N] [--seed 0] [--families a,b] [--split all]
+        [--t-end 0.1] [--target-error 1e-6 | --steps N] [--dataset-seed 0] [--families a,b]
+        [--split all]
         [--weights 0.4,0.4,0.2] [--cache-dir DIR] [--json]
     rkcore work-precision [FILE.json ...] [--method NAME ...] -o wp.png [--force]
         [--steps 2,4,...] [--tolerances 1e-3,...] [dataset options] [--json]
 
 The metrics are defined in :mod:`rkcore.metrics`; :func:`register` adds both commands to
-the ``rkcore`` typer app.
+the ``rkcore`` typer app.  ``--seed`` is the deprecated spelling of ``--dataset-seed``
+(``rkml``'s ``--seed`` is the training seed).
 """
 
 from __future__ import annotations
 
 import enum
 import math
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.common import (
+    App,
     ForceFlag,
     JsonFlag,
     MethodOption,
@@ -50,12 +54,17 @@ class SplitName(str, enum.Enum):
 ProblemsOption = Annotated[int, typer.Option("--problems", help="Problems in the dataset.")]
 StiffOption = Annotated[int, typer.Option("--stiff", help="How many of them come from stiff families.")]
 TEndOption = Annotated[float, typer.Option("--t-end", help="Integration horizon of every problem.")]
-SeedOption = Annotated[int, typer.Option("--seed", help="Dataset seed (same seed, same problems).")]
+DatasetSeedOption = Annotated[
+    int, typer.Option("--dataset-seed", help="Which problems are drawn (same seed, same problems).")
+]
 FamiliesOption = Annotated[
     str | None,
     typer.Option("--families", metavar="A,B,...", help="Comma-separated families (default: all of them)."),
 ]
-SplitOption = Annotated[SplitName, typer.Option("--split", help="Which problems of the dataset to use.")]
+SplitOption = Annotated[
+    SplitName,
+    typer.Option("--split", metavar="SPLIT", help="Part of the dataset: all, train, validation or test."),
+]
 CacheDirOption = Annotated[
     Path | None,
     typer.Option("--cache-dir", help="Dataset cache folder (default: $RKCORE_CACHE_DIR or ~/.cache/rkcore)."),
@@ -86,9 +95,26 @@ def _weights(text: str) -> Weights:
     return Weights(*values)
 
 
+#: The option behind each DatasetSpec field, so that an error names what the user typed.
+_SPEC_OPTIONS = {
+    "n_problems": "--problems",
+    "n_stiff": "--stiff",
+    "t_end": "--t-end",
+    "seed": "--dataset-seed",
+    "families": "--families",
+}
+_SPEC_FIELD_RE = re.compile(r"(?<![\w-])(?:DatasetSpec\.)?(" + "|".join(_SPEC_OPTIONS) + r")\b")
+
+
 def _spec(problems: int, stiff: int, t_end: float, seed: int, families: str | None) -> DatasetSpec:
     names = _families(families)
-    return DatasetSpec(n_problems=problems, n_stiff=stiff, t_end=t_end, seed=seed, families=names)
+    try:
+        return DatasetSpec(n_problems=problems, n_stiff=stiff, t_end=t_end, seed=seed, families=names)
+    except RKInputError as exc:
+        message = str(exc)
+        if "DatasetSpec." not in message:  # e.g. an unknown family: already in the user's words
+            raise
+        raise RKInputError(_SPEC_FIELD_RE.sub(lambda m: _SPEC_OPTIONS[m.group(1)], message)) from None
 
 
 # ----------------------------------------------------------------- evaluate
@@ -111,12 +137,13 @@ def evaluate_command(
         int | None,
         typer.Option("--steps", help="Instead of --target-error: the same fixed steps for every problem."),
     ] = None,
-    seed: SeedOption = 0,
+    seed: DatasetSeedOption = 0,
     families: FamiliesOption = None,
     split: SplitOption = SplitName.all,
     weights: Annotated[
-        str, typer.Option("--weights", metavar="A,E,S", help="Score weights: accuracy,efficiency,stability.")
-    ] = "0.4,0.4,0.2",
+        str,
+        typer.Option("--weights", metavar="A,E,S", help="Score weights: accuracy, efficiency, stability."),
+    ] = "0.4, 0.4, 0.2",
     cache_dir: CacheDirOption = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -227,15 +254,15 @@ def work_precision_command(
     force: ForceFlag = False,
     steps: Annotated[
         str, typer.Option("--steps", metavar="N,N,...", help="Step counts of the fixed-step sweep.")
-    ] = ",".join(str(n) for n in wp.DEFAULT_STEPS),
+    ] = ", ".join(str(n) for n in wp.DEFAULT_STEPS),
     tolerances: Annotated[
         str,
         typer.Option("--tolerances", metavar="TOL,...", help="rtol = atol values of the adaptive sweep."),
-    ] = ",".join(f"{t:g}" for t in wp.DEFAULT_TOLERANCES),
+    ] = ", ".join(f"{t:g}" for t in wp.DEFAULT_TOLERANCES),
     problems: ProblemsOption = 200,
     stiff: StiffOption = 60,
     t_end: TEndOption = 0.1,
-    seed: SeedOption = 0,
+    seed: DatasetSeedOption = 0,
     families: FamiliesOption = None,
     split: SplitOption = SplitName.all,
     cache_dir: CacheDirOption = None,
@@ -265,7 +292,11 @@ def work_precision_command(
     typer.echo(f"wrote {written} ({len(result.curves)} curves over {result.n_problems} problems)")
 
 
-def register(app: typer.Typer) -> None:
+#: Deprecated spellings, accepted (with a warning) for one release.
+RENAMED = {"--seed": "--dataset-seed"}
+
+
+def register(app: App) -> None:
     """Add ``evaluate`` and ``work-precision`` to the ``rkcore`` app."""
-    app.command("evaluate")(handles_user_errors(evaluate_command))
-    app.command("work-precision")(handles_user_errors(work_precision_command))
+    app.command("evaluate", renamed=RENAMED)(handles_user_errors(evaluate_command))
+    app.command("work-precision", renamed=RENAMED)(handles_user_errors(work_precision_command))

@@ -7,10 +7,10 @@
 
 Each command resolves the profile once (:func:`rkml.profile.resolve_profile`) and passes
 that value to the library; nothing here holds a setting of its own.  Exit codes: 0 done,
-1 bad input (one line on stderr), 2 training finished without a valid result, 130
-interrupted by Ctrl-C and 143 by SIGTERM (the message says whether a checkpoint was saved
-for ``--resume``).  torch is imported only when a run starts, so ``--help`` and ``profiles``
-stay fast.
+1 bad input (one line on stderr), 2 usage error (click), 3 training finished without a
+valid result, 130 interrupted by Ctrl-C and 143 by SIGTERM (the message says whether a
+checkpoint was saved for ``--resume``); see :data:`cli.common.EXIT_STATUS`.  torch is imported
+only when a run starts, so ``--help`` and ``profiles`` stay fast.
 """
 
 from __future__ import annotations
@@ -25,23 +25,46 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import SetOption, handles_user_errors, user_errors
+from cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_NO_RESULT,
+    EXIT_USAGE,
+    App,
+    SetOption,
+    VersionFlag,
+    exit_status_epilog,
+    force_flag,
+    handles_user_errors,
+    user_errors,
+)
 from rkml import runs
 from rkml.errors import TrainingRejected
 from rkml.profile import builtin_profiles, load_profile, resolve_profile
 
-app = typer.Typer(
+app = App(
     name="rkml",
     help="Train explicit Runge-Kutta tableau generators from run profiles.",
+    epilog=exit_status_epilog(
+        (0, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_NO_RESULT, EXIT_INTERRUPTED),
+        {
+            EXIT_BAD_INPUT: " (a profile, an override, a run folder in the way)",
+            EXIT_NO_RESULT: " (train: rejected; sweep: a run failed; compare --strict: guard errors)",
+            EXIT_INTERRUPTED: "; train saves a checkpoint first, continue with --resume",
+        },
+    ),
     no_args_is_help=True,
-    add_completion=False,
 )
-profiles_app = typer.Typer(help="List and inspect run profiles.", no_args_is_help=True)
+profiles_app = App(help="List and inspect run profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
 # Issue 5 registers `sweep` and `compare` on `app` from their own modules.
 
-EXIT_REJECTED = 2
-EXIT_INTERRUPTED = 130
+EXIT_REJECTED = EXIT_NO_RESULT
+
+
+@app.callback()
+def _root(version: VersionFlag = False) -> None:
+    pass  # --version acts in its own callback; the help text is the app's
 
 
 class Device(str, enum.Enum):
@@ -123,7 +146,7 @@ StagesOption = Annotated[
 DeviceOption = Annotated[Device, typer.Option("--device", help="Where torch runs; auto = CUDA if available.")]
 SmokeFlag = Annotated[bool, typer.Option("--smoke", help="Same code on a tiny budget (tests, a quick look).")]
 ResumeFlag = Annotated[bool, typer.Option("--resume", help="Continue the run from its checkpoint.")]
-ForceFlag = Annotated[bool, typer.Option("--force", help="Delete an existing run folder and start afresh.")]
+ForceFlag = force_flag("Delete an existing run folder and start afresh.")
 RunsDirOption = Annotated[Path, typer.Option("--runs-dir", help="Folder holding the run folders.")]
 
 

@@ -1,13 +1,15 @@
 """``rkml sweep`` and ``rkml compare``: registered on the ``rkml`` app by :func:`register`.
 
-    rkml sweep --profiles balanced,efficiency-v2,accuracy,stability,mixed [--seeds 0,1,2]
+    rkml sweep --profile balanced,efficiency-v2,accuracy,stability,mixed [--seed 0,1,2]
                [--set section.key=value ...] [--scheduler ADDRESS] [--workers N] [--smoke]
                [--runs-dir runs] [--device auto|cpu|cuda]
-    rkml compare RUN_DIR... [--methods rk4,dopri5,...] -o report/ [--strict] [--force]
+    rkml compare RUN_DIR... [--method rk4,dopri5,...] -o report/ [--strict] [--force]
 
 Both commands resolve their inputs first (every profile, every seed, the method names) and
-report bad input in one line with exit code 1 before any work starts.  Exit code 2: some
+report bad input in one line with exit code 1 before any work starts.  Exit code 3: some
 sweep runs failed, or ``compare --strict`` found guard errors (the report is written).
+``--profile``, ``--seed`` and ``--method`` are repeatable and take comma-separated lists;
+``--profiles``, ``--seeds`` and ``--methods`` are their deprecated spellings.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import SetOption, user_errors
+from cli.common import EXIT_NO_RESULT, App, MethodOption, SetOption, force_flag, split_values, user_errors
 from rkcore.errors import RKInputError
 
-EXIT_FAILED = 2
+EXIT_FAILED = EXIT_NO_RESULT
+
+ReportForceFlag = force_flag("Overwrite an existing report.")
 
 
 class Device(str, enum.Enum):
@@ -33,43 +37,44 @@ class Device(str, enum.Enum):
     cuda = "cuda"
 
 
-def _split_list(text: str | None, option: str) -> list[str]:
-    items = [item.strip() for item in (text or "").split(",") if item.strip()]
-    if text is not None and not items:
-        raise RKInputError(f"{option} is empty; give a comma-separated list")
+def _split_list(values: list[str] | None, option: str) -> list[str]:
+    items = split_values(values)
+    if values is not None and not items:
+        raise RKInputError(f"{option} is empty; give one or more values (repeat it or separate with commas)")
     return items
 
 
-def _parse_seeds(text: str | None) -> list[int] | None:
-    if text is None:
+def _parse_seeds(values: list[str] | None) -> list[int] | None:
+    if not values:
         return None
     seeds = []
-    for item in _split_list(text, "--seeds"):
+    for item in _split_list(values, "--seed"):
         try:
             seed = int(item)
         except ValueError:
-            raise RKInputError(f"--seeds: {item!r} is not an integer; write e.g. --seeds 0,1,2") from None
+            raise RKInputError(f"--seed: {item!r} is not an integer; write e.g. --seed 0,1,2") from None
         if seed < 0:
-            raise RKInputError(f"--seeds: {seed} is negative; seeds are >= 0")
+            raise RKInputError(f"--seed: {seed} is negative; seeds are >= 0")
         seeds.append(seed)
     return seeds
 
 
 def sweep_command(
     profiles: Annotated[
-        str,
+        list[str],
         typer.Option(
-            "--profiles",
-            metavar="NAME,NAME,...",
-            help="Comma-separated built-in profile names or .toml paths.",
+            "--profile",
+            "-p",
+            metavar="NAME|PATH",
+            help="Built-in profile or .toml file; repeatable or comma-separated.",
         ),
     ],
     seeds: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            "--seeds",
-            metavar="N,N,...",
-            help="Training seeds; default: each profile's own.",
+            "--seed",
+            metavar="N",
+            help="Training seed, repeatable or comma-separated; default: each profile's own.",
             show_default=False,
         ),
     ] = None,
@@ -106,7 +111,7 @@ def sweep_command(
 
     with user_errors():
         resolved = [
-            resolve_profile(name, overrides=set_ or ()) for name in _split_list(profiles, "--profiles")
+            resolve_profile(name, overrides=set_ or ()) for name in _split_list(profiles, "--profile")
         ]
         seed_list = _parse_seeds(seeds)
         plan_sweep(resolved, seed_list, runs_dir, smoke=smoke)  # every folder checked before work starts
@@ -146,24 +151,20 @@ def compare_command(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Report folder (index.md, index.html, PNGs).")
     ] = (Path("report")),
-    methods: Annotated[
-        str | None,
-        typer.Option(
-            "--methods",
-            metavar="NAME,NAME,...",
-            help="Library methods to compare against; default: those with the learned stage counts.",
-            show_default=False,
-        ),
-    ] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 2 when the guard finds errors.")] = False,
-    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing report.")] = False,
+    methods: MethodOption = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 3 when the guard finds errors.")] = False,
+    force: ReportForceFlag = False,
 ) -> None:
-    """Write a comparison report of finished runs, with the guard against identical results."""
+    """Write a comparison report of finished runs, with the guard against identical results.
+
+    The library methods compared against are those with the learned stage counts unless
+    --method names them.
+    """
     import rkcore
     from rkml.compare import compare
 
     with user_errors():
-        names = _split_list(methods, "--methods") if methods is not None else None
+        names = _split_list(methods, "--method") if methods is not None else None
         for name in names or ():
             rkcore.method(name)  # unknown names fail here, before any work
         result = compare(run_dirs, output, methods=names, strict=False, force=force)
@@ -180,7 +181,7 @@ def compare_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: App) -> None:
     """Add the ``sweep`` and ``compare`` commands to the ``rkml`` app."""
-    app.command("sweep")(sweep_command)
-    app.command("compare")(compare_command)
+    app.command("sweep", renamed={"--profiles": "--profile", "--seeds": "--seed"})(sweep_command)
+    app.command("compare", renamed={"--methods": "--method"})(compare_command)

@@ -3,8 +3,9 @@
 Bad input (a profile, an override, a run folder that is in the way) derives from
 :class:`rkcore.errors.RKInputError`, so the CLI reports it as one line and exit code 1.
 A training run that finishes without a valid result raises :class:`TrainingRejected`
-(exit code 2): the two are kept apart because the second is not the user's typo.
-A run stopped by SIGTERM raises :class:`RunInterrupted`, a :class:`KeyboardInterrupt`.
+(exit code 3; 2 is the usage-error status of click): the two are kept apart because the
+second is not the user's typo.  A run stopped by SIGTERM raises :class:`RunInterrupted`, a
+:class:`KeyboardInterrupt`.
 """
 
 from __future__ import annotations

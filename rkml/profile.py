@@ -358,6 +358,28 @@ def _suggest(key: str, extra: Iterable[str] = ()) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+#: Keys people write to derive one profile from another; TOML profiles have no such thing.
+_INHERITANCE_KEYS = frozenset(
+    "extends extend inherits inherit inherit_from base based_on parent include includes import imports "
+    "template".split()
+)
+
+
+def _unknown_key(key: str, extra: Iterable[str] = ()) -> str:
+    """``"unknown key 'x'; did you mean 'y'?"``, or why there is no inheritance key."""
+    if key.rsplit(".", 1)[-1].lower() in _INHERITANCE_KEYS:
+        return (
+            f"unknown key '{key}': a profile cannot extend or include another profile; "
+            "copy one with 'rkml profiles show NAME > my.toml' and edit the copy, "
+            "or change single settings with --set section.key=value"
+        )
+    return f"unknown key '{key}'{_suggest(key, extra)}"
+
+
+def _section_list() -> str:
+    return ", ".join(f"[{name}]" for name in _SECTIONS)
+
+
 # --------------------------------------------------------------------------- the profile
 
 
@@ -410,10 +432,16 @@ class Profile:
         if not isinstance(data, Mapping):
             raise ProfileError(f"{source}: a profile must be a table of sections, got {type(data).__name__}")
         allowed_top = set(_TOP_LEVEL) | {"overrides"} | set(_SECTIONS)
-        for key in data:
-            if key not in allowed_top:
-                hint = _suggest(str(key), extra=[*_SECTIONS, "overrides"])
-                raise ProfileError(f"{source}: unknown key '{key}'{hint}")
+        for key, value in data.items():
+            if key in allowed_top:
+                continue
+            if isinstance(value, Mapping) and str(key).lower() not in _INHERITANCE_KEYS:
+                close = difflib.get_close_matches(str(key), list(_SECTIONS), n=1, cutoff=0.6)
+                hint = f"; did you mean [{close[0]}]?" if close else ""
+                raise ProfileError(
+                    f"{source}: unknown section [{key}]{hint} (the sections are {_section_list()})"
+                )
+            raise ProfileError(f"{source}: {_unknown_key(str(key), extra=[*_SECTIONS, 'overrides'])}")
         kwargs: dict[str, Any] = {}
         for section, scls in _SECTIONS.items():
             table = data.get(section)
@@ -424,8 +452,7 @@ class Profile:
             names = {f.name for f in dataclasses.fields(scls)}
             for key in table:
                 if key not in names:
-                    full = f"{section}.{key}"
-                    raise ProfileError(f"{source}: unknown key '{full}'{_suggest(full)}")
+                    raise ProfileError(f"{source}: {_unknown_key(f'{section}.{key}')}")
             for f in dataclasses.fields(scls):
                 if f.name not in table and f.default is dataclasses.MISSING:
                     raise ProfileError(f"{source}: missing key '{section}.{f.name}'")
@@ -591,7 +618,7 @@ def _field_type(key: str) -> Any:
     section, _, leaf = key.partition(".")
     cls = _SECTIONS.get(section)
     if cls is None or leaf not in {f.name for f in dataclasses.fields(cls)}:
-        raise ProfileError(f"unknown key '{key}'{_suggest(key)}")
+        raise ProfileError(_unknown_key(key))
     return get_type_hints(cls)[leaf]
 
 
@@ -641,7 +668,47 @@ def _parse_toml(text: str, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        duplicate = _first_duplicate(text) if str(exc).startswith("Cannot ") else None
+        if duplicate is not None:
+            raise ProfileError(f"{source}: {duplicate}") from None
         raise ProfileError(f"{source}: invalid TOML: {exc}") from None
+
+
+_TABLE_RE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
+
+
+def _dotted(text: str) -> str:
+    """``'dataset . "t_end"'`` -> ``'dataset.t_end'`` (quoted keys with dots inside are not handled)."""
+    return ".".join(part.strip().strip("\"'") for part in text.split("."))
+
+
+def _first_duplicate(text: str) -> str | None:
+    """Name the key or table that ``text`` defines twice, for tomllib's bare "Cannot overwrite".
+
+    A line-based scan, good enough for profile files: ``[table]`` headers and ``key = ...``
+    lines.  ``None`` when it finds no duplicate (the caller then reports tomllib's message).
+    """
+    tables: dict[str, int] = {}
+    keys: dict[str, int] = {}
+    table = ""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("[["):
+            return None  # arrays of tables are not part of the profile layout
+        header = _TABLE_RE.match(line)
+        if header:
+            table = _dotted(header.group(1))
+            if table in tables:
+                return f"section [{table}] appears twice (lines {tables[table]} and {lineno}); merge them"
+            tables[table] = lineno
+            continue
+        key = _KEY_RE.match(line)
+        if key:
+            full = f"{table}.{_dotted(key.group(1))}" if table else _dotted(key.group(1))
+            if full in keys:
+                return f"duplicate key '{full}' (lines {keys[full]} and {lineno}); keep one of them"
+            keys[full] = lineno
+    return None
 
 
 def load_profile(name_or_path: str | Path) -> Profile:
@@ -670,9 +737,21 @@ def load_profile(name_or_path: str | Path) -> Profile:
             raise ProfileError(f"profile file '{path}' does not exist (or is not a file)")
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ProfileError(f"cannot read profile file '{path}': {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ProfileError(
+                f"profile file '{path}' is not a UTF-8 TOML text file "
+                f"(byte 0x{exc.object[exc.start]:02x} at offset {exc.start} is not UTF-8)"
+            ) from None
+        except OSError as exc:
+            raise ProfileError(f"cannot read profile file '{path}': {exc.strerror or exc}") from None
+        if "\x00" in text:
+            raise ProfileError(f"profile file '{path}' is not a UTF-8 TOML text file (it contains NUL bytes)")
         data = _parse_toml(text, str(path))
+        if not data:
+            raise ProfileError(
+                f"profile file '{path}' is empty; a profile needs the sections {_section_list()} "
+                "(start from a copy: rkml profiles show balanced > my.toml)"
+            )
         data.setdefault("name", path.stem)
         return Profile.from_dict(data, source=str(path))
     if text_name not in known:

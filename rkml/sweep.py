@@ -130,9 +130,9 @@ def plan_sweep(
         in the way that is not a run.
     """
     if not profiles:
-        raise RKInputError("--profiles is empty; name at least one profile (see 'rkml profiles list')")
+        raise RKInputError("no profile given; name at least one with --profile (see 'rkml profiles list')")
     if seeds is not None and len(seeds) == 0:
-        raise RKInputError("--seeds is empty; give at least one seed, e.g. --seeds 0,1,2")
+        raise RKInputError("the seed list is empty; give at least one seed, e.g. --seed 0,1,2")
     root = Path(runs_dir).resolve()
     jobs: list[SweepJob] = []
     seen: dict[Path, str] = {}

@@ -76,7 +76,7 @@ def test_evaluate_passes_the_resolved_arguments(monkeypatch, small_split, tablea
         "0.2",
         "--steps",
         "30",
-        "--seed",
+        "--dataset-seed",
         "7",
         "--families",
         "harmonic, linear_spectrum",
@@ -132,8 +132,17 @@ def test_evaluate_json_output(monkeypatch, small_split):
         (["evaluate", "--method", "rk4", "--weights", "a,b,c"], "--weights must be comma-separated numbers"),
         (["evaluate", "--method", "nope"], "unknown method 'nope'"),
         (["evaluate", "--method", "rk4", "--families", "harmonik"], "unknown problem family 'harmonik'"),
-        (["evaluate", "--method", "rk4", "--problems", "10", "--stiff", "20"], "n_stiff must be between 0"),
-        (["evaluate", "--method", "rk4", "--t-end", "-1"], "t_end must be finite and > 0"),
+        (
+            ["evaluate", "--method", "rk4", "--problems", "10", "--stiff", "20"],
+            "error: --stiff must be between 0 and --problems=10, got 20",
+        ),
+        (["evaluate", "--method", "rk4", "--t-end", "-1"], "error: --t-end must be finite and > 0"),
+        (["evaluate", "--method", "rk4", "--dataset-seed", "-1"], "error: --dataset-seed must be >= 0"),
+        (["evaluate", "--method", "rk4", "--problems", "0"], "error: --problems must be >= 1"),
+        (
+            ["evaluate", "--method", "rk4", "--families", "harmonic", "--stiff", "5"],
+            "error: --stiff=5 but --families has no stiff family",
+        ),
         (["evaluate", "missing.json"], "missing.json"),
     ],
 )
@@ -179,7 +188,7 @@ def test_work_precision_passes_the_resolved_arguments(monkeypatch, small_split, 
         "30",
         "--stiff",
         "5",
-        "--seed",
+        "--dataset-seed",
         "3",
     ]
     result = runner.invoke(app, args)
@@ -195,6 +204,59 @@ def test_work_precision_passes_the_resolved_arguments(monkeypatch, small_split, 
     assert kwargs == {"steps": [4, 8, 16], "tolerances": [1e-4, 1e-6]}
     assert plot.calls == [((sweep.result, out), {})]
     assert "wrote" in result.stdout
+
+
+def test_work_precision_defaults_reach_the_library(monkeypatch, small_split, tmp_path):
+    sweep = Recorder(result=fake_work_precision())
+    monkeypatch.setattr(evaluation, "load_split", Recorder(result=small_split))
+    monkeypatch.setattr(wp, "work_precision", sweep)
+    monkeypatch.setattr(wp, "plot_work_precision", Recorder(result=tmp_path / "wp.png"))
+    result = runner.invoke(app, ["work-precision", "-m", "rk4", "-o", str(tmp_path / "wp.png")])
+    assert result.exit_code == 0, result.stderr
+    (_, kwargs) = sweep.calls[0]
+    assert kwargs == {"steps": list(wp.DEFAULT_STEPS), "tolerances": list(wp.DEFAULT_TOLERANCES)}
+
+
+@pytest.mark.parametrize("command", ["evaluate", "work-precision"])
+@pytest.mark.parametrize("spelling", [["--seed", "5"], ["--seed=5"]])
+def test_deprecated_seed_still_sets_the_dataset_seed(monkeypatch, small_split, tmp_path, command, spelling):
+    load = Recorder(result=small_split)
+    real = evaluation.evaluate([rkcore.method("rk4")], small_split, 10)
+    monkeypatch.setattr(evaluation, "load_split", load)
+    monkeypatch.setattr(evaluation, "evaluate", Recorder(result=real))
+    monkeypatch.setattr(wp, "work_precision", Recorder(result=fake_work_precision()))
+    monkeypatch.setattr(wp, "plot_work_precision", Recorder(result=tmp_path / "wp.png"))
+    output = ["-o", str(tmp_path / "wp.png")] if command == "work-precision" else []
+    args = [command, "-m", "rk4", *spelling, "--problems", "20", "--stiff", "5", *output]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert load.calls[0][0][0] == DatasetSpec(n_problems=20, n_stiff=5, t_end=0.1, seed=5)
+    assert [ln for ln in result.stderr.splitlines() if "deprecated" in ln] == [
+        "warning: --seed is deprecated and will be removed in the next release; use --dataset-seed"
+    ]
+    shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
+    assert "--dataset-seed" in shown and "--seed " not in shown
+
+
+def test_method_takes_a_comma_separated_list(monkeypatch, small_split):
+    score = Recorder(result=evaluation.evaluate([rkcore.method("rk4")], small_split, 10))
+    monkeypatch.setattr(evaluation, "load_split", Recorder(result=small_split))
+    monkeypatch.setattr(evaluation, "evaluate", score)
+    result = runner.invoke(app, ["evaluate", "-m", "heun,rk4", "--method", "dopri5", "--json"])
+    assert result.exit_code == 0, result.stderr
+    (tableaux, _, _), _ = score.calls[0]
+    assert [t.name for t in tableaux] == ["heun", "rk4", "dopri5"]
+
+
+def test_interrupt_exits_130_with_one_line(monkeypatch, small_split):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluation, "load_split", Recorder(result=small_split))
+    monkeypatch.setattr(evaluation, "evaluate", interrupted)
+    result = runner.invoke(app, ["evaluate", "-m", "rk4"])
+    assert result.exit_code == 130, (result.stdout, result.stderr)
+    assert result.stderr.strip() == "interrupted"
 
 
 def test_work_precision_refuses_to_overwrite_without_force(monkeypatch, tmp_path):

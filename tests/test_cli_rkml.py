@@ -185,10 +185,11 @@ def test_resume_without_checkpoint_exits_1(tmp_path, spy):
     assert spy.calls == []
 
 
-def test_rejected_training_exits_2_with_one_line(tmp_path, spy):
+def test_rejected_training_exits_3_with_one_line(tmp_path, spy):
     spy.raises = TrainingRejected("the learned 4-stage tableau equals its initialisation")
-    line = _one_line_error(_train(tmp_path, "--profile", "balanced"), code=2)
+    line = _one_line_error(_train(tmp_path, "--profile", "balanced"), code=3)
     assert "rejected" in line and "equals its initialisation" in line
+    assert spy.only_call["profile"] == load_profile("balanced")
 
 
 def test_interrupt_exits_130_pointing_at_resume(tmp_path, spy):

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
 import rkcore
+from cli.common import App
 from cli.rkml_sweep import register
 from rkcore.datasets import DatasetSpec
 from rkml import runs
@@ -274,7 +274,7 @@ def test_cross_check_avoids_the_runs_datasets(tmp_path):
 
 @pytest.fixture
 def app():
-    app = typer.Typer()
+    app = App()
     register(app)
     return app
 
@@ -295,15 +295,25 @@ def _fake_compare(calls, errors):
     return fake
 
 
-@pytest.mark.parametrize("errors, strict, code", [(0, True, 0), (1, False, 0), (1, True, 2)])
-def test_cli_compare_calls_the_library(tmp_path, app, monkeypatch, errors, strict, code):
+@pytest.mark.parametrize("errors, strict, code", [(0, True, 0), (1, False, 0), (1, True, 3)])
+@pytest.mark.parametrize(
+    "selection",
+    [
+        ["--method", "rk4, dopri5", "--force"],
+        ["-m", "rk4", "-m", "dopri5", "-f"],
+        ["--methods", "rk4,dopri5", "-f"],  # deprecated spelling
+    ],
+)
+def test_cli_compare_calls_the_library(tmp_path, app, monkeypatch, errors, strict, code, selection):
     import rkml.compare
 
     calls = []
     monkeypatch.setattr(rkml.compare, "compare", _fake_compare(calls, errors))
-    args = ["compare", "runs/a", "runs/b", "-o", str(tmp_path / "rep"), "--methods", "rk4, dopri5", "--force"]
+    args = ["compare", "runs/a", "runs/b", "-o", str(tmp_path / "rep"), *selection]
     result = CliRunner().invoke(app, args + (["--strict"] if strict else []))
     assert result.exit_code == code, result.output
+    deprecation = "warning: --methods is deprecated and will be removed in the next release; use --method"
+    assert (deprecation in result.stderr.splitlines()) == ("--methods" in selection)
     assert calls == [
         (
             [Path("runs/a"), Path("runs/b")],
@@ -331,7 +341,7 @@ def test_cli_compare_end_to_end(tmp_path, app, monkeypatch, three_runs):
 
 def test_cli_compare_unknown_method(tmp_path, app, three_runs):
     result = CliRunner().invoke(
-        app, ["compare", str(three_runs[0]), "-o", str(tmp_path / "r"), "--methods", "rk4,nosuch"]
+        app, ["compare", str(three_runs[0]), "-o", str(tmp_path / "r"), "--method", "rk4,nosuch"]
     )
     assert result.exit_code == 1 and "nosuch" in result.output
     assert not (tmp_path / "r").exists()

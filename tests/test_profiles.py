@@ -297,7 +297,11 @@ def test_custom_profile_from_path_uses_documented_defaults(tmp_path):
     "text, expected",
     [
         (CUSTOM.replace("w_acc", "w_ac"), "unknown key 'objective.w_ac'; did you mean 'objective.w_acc'?"),
-        (CUSTOM.replace("[model]", "[modle]"), "unknown key 'modle'; did you mean 'model'?"),
+        (
+            CUSTOM.replace("[model]", "[modle]"),
+            "unknown section [modle]; did you mean [model]? "
+            "(the sections are [dataset], [stages], [model], [objective], [training])",
+        ),
         (CUSTOM.replace("epochs = 2", ""), "missing key 'training.epochs'"),
         (CUSTOM.replace("[model]\nhidden_units = 16\n", ""), "missing section [model]"),
         (
@@ -333,6 +337,60 @@ def test_malformed_toml_names_file_and_line(tmp_path):
     message = str(info.value)
     assert str(path) in message and "invalid TOML" in message and f"line {line}" in message
     assert "\n" not in message
+
+
+SECTIONS = "[dataset], [stages], [model], [objective], [training]"
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "is empty; a profile needs the sections " + SECTIONS),
+        (b"   \n\n", "is empty; a profile needs the sections " + SECTIONS),
+        (b"# nothing but a comment\n", "is empty; a profile needs the sections " + SECTIONS),
+        (
+            CUSTOM.replace("[model]", "[junk]").encode(),
+            f"unknown section [junk] (the sections are {SECTIONS})",
+        ),
+        (
+            ('extends = "balanced"\n' + CUSTOM).encode(),
+            "unknown key 'extends': a profile cannot extend or include another profile; "
+            "copy one with 'rkml profiles show NAME > my.toml' and edit the copy",
+        ),
+        (
+            CUSTOM.replace("[dataset]", '[dataset]\ninclude = "balanced"').encode(),
+            "unknown key 'dataset.include': a profile cannot extend or include another profile",
+        ),
+        (
+            CUSTOM.replace("t_end = 0.5", "t_end = 0.5\nt_end = 0.6").encode(),
+            "duplicate key 'dataset.t_end' (lines 6 and 7); keep one of them",
+        ),
+        (
+            (CUSTOM + "epochs = 3").encode(),  # last line, no newline: tomllib gives no line number
+            "duplicate key 'training.epochs' (lines 18 and 19); keep one of them",
+        ),
+        (
+            (CUSTOM + "[model]\nlayers = 3\n").encode(),
+            "section [model] appears twice (lines 11 and 19); merge them",
+        ),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "is not a UTF-8 TOML text file (byte 0x89 at offset 0"),
+        ("name = 'x'\n".encode("utf-16"), "is not a UTF-8 TOML text file"),
+        (b"name = 'x'\x00\n", "is not a UTF-8 TOML text file (it contains NUL bytes)"),
+    ],
+)
+def test_profile_file_message_gaps_are_one_clear_line(tmp_path, content, expected):
+    path = tmp_path / "mine.toml"
+    path.write_bytes(content)
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    message = str(info.value)
+    assert expected in message and str(path) in message and "\n" not in message
+    assert "did you mean 'dataset.t_end'" not in message and "codec" not in message
+
+
+def test_extends_through_set_says_there_is_no_inheritance():
+    with pytest.raises(ProfileError, match="a profile cannot extend or include another profile"):
+        load_profile("balanced").with_overrides(["extends=accuracy"])
 
 
 def test_missing_file_is_one_line_error(tmp_path):

@@ -11,10 +11,10 @@ import io
 import json
 
 import pytest
-import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
+from cli.common import App
 from cli.rkml_sweep import register
 from rkcore.errors import RKInputError
 from rkml import runs
@@ -64,9 +64,9 @@ def test_plan_rejects_bad_input(tmp_path):
     balanced = load_profile("balanced")
     with pytest.raises(RKInputError, match="appears twice"):
         plan_sweep([balanced, balanced], [0], tmp_path)
-    with pytest.raises(RKInputError, match="--seeds is empty"):
+    with pytest.raises(RKInputError, match="the seed list is empty"):
         plan_sweep([balanced], [], tmp_path)
-    with pytest.raises(RKInputError, match="--profiles is empty"):
+    with pytest.raises(RKInputError, match="no profile given"):
         plan_sweep([], None, tmp_path)
     in_the_way = runs.default_run_dir(balanced, tmp_path)
     in_the_way.mkdir(parents=True)
@@ -121,7 +121,7 @@ def test_sweep_on_local_cluster(tmp_path):
 
 @pytest.fixture
 def app():
-    app = typer.Typer()
+    app = App()
     register(app)
     return app
 
@@ -137,22 +137,65 @@ def test_cli_sweep_passes_resolved_profiles(tmp_path, app, monkeypatch):
         return SweepResult((), 0.0, 1, "local")
 
     monkeypatch.setattr(rkml.sweep, "sweep", fake)
-    args = ["sweep", "--profiles", "balanced, stability", "--seeds", "0,2", "--set", "training.epochs=7",
-            "--runs-dir", str(tmp_path), "--workers", "2", "--smoke"]  # fmt: skip
+    expected = [resolve_profile(n, overrides=["training.epochs=7"]) for n in ("balanced", "stability")]
+    common = ["--set", "training.epochs=7", "--runs-dir", str(tmp_path), "--workers", "2", "--smoke"]
+    # One call per spelling: comma lists, repeated options, and both mixed.
+    for selection in (
+        ["--profile", "balanced, stability", "--seed", "0,2"],
+        ["-p", "balanced", "-p", "stability", "--seed", "0", "--seed", "2"],
+        ["-p", "balanced,stability", "--seed", "0", "--seed", "2"],
+    ):
+        calls.clear()
+        result = CliRunner().invoke(app, ["sweep", *selection, *common])
+        assert result.exit_code == 0, result.output
+        assert "deprecated" not in result.stderr
+        assert calls == [
+            (expected, [0, 2], tmp_path, {"scheduler": None, "n_workers": 2, "smoke": True, "device": "auto"})
+        ]
+
+
+def test_cli_sweep_deprecated_profiles_and_seeds_still_work(tmp_path, app, monkeypatch):
+    import rkml.sweep
+    from rkml.sweep import SweepResult
+
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append(args)
+        return SweepResult((), 0.0, 1, "local")
+
+    monkeypatch.setattr(rkml.sweep, "sweep", fake)
+    args = ["sweep", "--profiles", "balanced,stability", "--seeds=0,2", "--runs-dir", str(tmp_path)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    expected = [resolve_profile(n, overrides=["training.epochs=7"]) for n in ("balanced", "stability")]
-    assert calls == [
-        (expected, [0, 2], tmp_path, {"scheduler": None, "n_workers": 2, "smoke": True, "device": "auto"})
+    assert calls == [([resolve_profile("balanced"), resolve_profile("stability")], [0, 2], tmp_path)]
+    assert result.stderr.splitlines() == [
+        "warning: --profiles is deprecated and will be removed in the next release; use --profile",
+        "warning: --seeds is deprecated and will be removed in the next release; use --seed",
     ]
+    shown = " ".join(CliRunner().invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"}).stdout.split())
+    assert "--profile" in shown and "--profiles" not in shown and "--seeds" not in shown
+
+
+def test_cli_sweep_with_a_failed_run_exits_3(tmp_path, app, monkeypatch):
+    import rkml.sweep
+    from rkml.sweep import RunOutcome, SweepResult
+
+    failed = RunOutcome("balanced seed 0", tmp_path / "b", "failed", "TrainingRejected: no start point")
+    monkeypatch.setattr(rkml.sweep, "sweep", lambda *a, **k: SweepResult((failed,), 1.0, 1, "local"))
+    result = CliRunner().invoke(app, ["sweep", "-p", "balanced", "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.strip() == "failed: balanced seed 0: TrainingRejected: no start point"
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--profiles", "balanced,nosuch"], "unknown profile 'nosuch'"),
-        (["--profiles", "balanced", "--seeds", "0,x"], "--seeds"),
-        (["--profiles", "balanced", "--set", "training.nosuch=1"], "training.nosuch"),
+        (["--profile", "balanced,nosuch"], "unknown profile 'nosuch'"),
+        (["--profile", "balanced", "--seed", "0,x"], "--seed: 'x' is not an integer"),
+        (["--profile", "balanced", "--seed", "-1"], "--seed: -1 is negative"),
+        (["--profile", ","], "--profile is empty"),
+        (["--profile", "balanced", "--set", "training.nosuch=1"], "training.nosuch"),
     ],
 )
 def test_cli_sweep_bad_input_before_any_work(tmp_path, app, monkeypatch, args, message):
