@@ -3,6 +3,8 @@
     rkcore evaluate [FILE.json ...] [--method NAME ...] [--problems 1000] [--stiff 300]
         [--t-end 0.1] [--steps 100] [--seed 0] [--families a,b] [--split all]
         [--weights 0.4,0.4,0.2] [--cache-dir DIR] [--json]
+    rkcore evaluate [FILE.json ...] [--method NAME ...] --problem-set detest [--steps 200]
+        [--weights 0.4,0.4,0.2] [--json]
     rkcore work-precision [FILE.json ...] [--method NAME ...] -o wp.png [--force]
         [--steps 2,4,...] [--tolerances 1e-3,...] [dataset options] [--json]
 
@@ -37,6 +39,7 @@ from rkcore import work_precision as wp
 from rkcore.datasets import DatasetSpec
 from rkcore.errors import RKInputError
 from rkcore.metrics import Metrics, Weights
+from rkcore.problem_sets import PROBLEM_SETS, ProblemSet, get_problem_set
 
 
 class SplitName(str, enum.Enum):
@@ -44,6 +47,14 @@ class SplitName(str, enum.Enum):
     train = "train"
     validation = "validation"
     test = "test"
+
+
+ProblemSetName = enum.Enum("ProblemSetName", {name: name for name in PROBLEM_SETS}, type=str)
+
+DATASET_STEPS = 100
+"""``--steps`` on a seeded dataset when none is given (a problem set has its own default)."""
+# Options that describe a seeded dataset, by parameter name; none applies to a problem set.
+_DATASET_PARAMETERS = ("problems", "stiff", "t_end", "seed", "families", "split", "cache_dir")
 
 
 ProblemsOption = Annotated[int, typer.Option("--problems", help="Problems in the dataset.")]
@@ -94,12 +105,22 @@ def _spec(problems: int, stiff: int, t_end: float, seed: int, families: str | No
 
 
 def evaluate_command(
+    ctx: typer.Context,
     files: TableauFiles = None,
     method: MethodOption = None,
     problems: ProblemsOption = 1000,
     stiff: StiffOption = 300,
     t_end: TEndOption = 0.1,
-    steps: Annotated[int, typer.Option("--steps", help="Fixed steps over [0, t_end].")] = 100,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            "--steps",
+            help=f"Fixed steps over [0, t_end] (default {DATASET_STEPS}; with --problem-set, the set's own: "
+            + ", ".join(f"{name} {ps.default_steps}" for name, ps in PROBLEM_SETS.items())
+            + ").",
+            show_default=False,
+        ),
+    ] = None,
     seed: SeedOption = 0,
     families: FamiliesOption = None,
     split: SplitOption = SplitName.all,
@@ -107,6 +128,15 @@ def evaluate_command(
         str, typer.Option("--weights", metavar="A,E,S", help="Score weights: accuracy,efficiency,stability.")
     ] = "0.4,0.4,0.2",
     cache_dir: CacheDirOption = None,
+    problem_set: Annotated[
+        ProblemSetName | None,
+        typer.Option(
+            "--problem-set",
+            help="Score on a fixed benchmark set instead of a seeded dataset (detest: the 25 non-stiff "
+            "DETEST problems A1-E5 on [0, 20]); the dataset options do not apply.",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Accuracy, efficiency, stability and weighted score of tableaux on a seeded dataset.
@@ -115,8 +145,21 @@ def evaluate_command(
     same at the function-evaluation budget of RK4, stability the fraction of stiff problems
     that stay bounded at that same budget; the score is the weighted gain over RK4 on the same problems (see
     rkcore.metrics).  One table per family and one overall, tableaux side by side.
+    With --problem-set, the same on a fixed set of problems, one row per problem.
     """
     tableaux = load_tableaux(files, method)
+    if problem_set is not None:
+        chosen = get_problem_set(problem_set.value)
+        given = [
+            f"--{name.replace('_', '-')}" for name in _DATASET_PARAMETERS if _given_on_command_line(ctx, name)
+        ]
+        if given:
+            message = f"{', '.join(given)} describe a seeded dataset; --problem-set {chosen.name} is fixed"
+            raise RKInputError(message)
+        _evaluate_problem_set(tableaux, chosen, chosen.default_steps if steps is None else steps,
+                              _weights(weights), json_output)  # fmt: skip
+        return
+    steps = DATASET_STEPS if steps is None else steps
     if steps < 1:
         raise RKInputError(f"--steps must be a positive integer, got {steps}")
     spec = _spec(problems, stiff, t_end, seed, families)
@@ -143,7 +186,6 @@ def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: s
     cards = list(result.cards)
     if not any(c.name == result.baseline.name for c in cards):
         cards.append(result.baseline)
-    metric_columns = ("accuracy", "efficiency", "stability", "unstable", "nfev")
 
     by_family = Table(
         title=(
@@ -167,15 +209,21 @@ def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: s
 
     w = result.weights
     stiff = result.baseline.overall.n_stiff
-    overall = Table(
-        title=(
+    console.print(
+        _overall_table(
+            cards,
             f"Overall: {result.n_problems} problems, {stiff} stiff ({split} split of {spec.n_problems}, "
             f"seed {spec.seed}, "
             f"t_end {spec.t_end:g}); score = {w.accuracy:g} acc + {w.efficiency:g} eff "
-            f"+ {w.stability:g} stab, gains over rk4"
-        ),
-        title_justify="left",
+            f"+ {w.stability:g} stab, gains over rk4",
+        )
     )
+
+
+def _overall_table(cards: list, title: str) -> Table:
+    """Overall metrics and score, one row per score card."""
+    metric_columns = ("accuracy", "efficiency", "stability", "unstable", "nfev")
+    overall = Table(title=title, title_justify="left")
     overall.add_column("tableau", style="bold", no_wrap=True)
     overall.add_column("s", justify="right")
     for col in metric_columns:
@@ -190,7 +238,57 @@ def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: s
             _fmt(card.stability_interval_per_stage, ".3f"),
             _fmt(card.score, "+.3f"),
         )
-    console.print(overall)
+    return overall
+
+
+def _given_on_command_line(ctx: typer.Context, name: str) -> bool:
+    # By name: typer ships its own copy of click, whose ParameterSource is not click's.
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _evaluate_problem_set(
+    tableaux: list, chosen: ProblemSet, steps: int, weights: Weights, json_output: bool
+) -> None:
+    if steps < 1:
+        raise RKInputError(f"--steps must be a positive integer, got {steps}")
+    result = evaluation.evaluate(tableaux, chosen, steps, weights=weights)
+    if json_output:
+        typer.echo(to_json({"problem_set": chosen.name, **result.to_dict()}))
+        return
+    console = Console()
+    cards = list(result.cards)
+    if not any(c.name == result.baseline.name for c in cards):
+        cards.append(result.baseline)
+    split = chosen.split()  # cached: the references evaluate() scored against
+    per_problem = Table(
+        title=(
+            f"{chosen.name}: log10 relative error at t_end per problem; acc at {result.n_steps} steps, "
+            f"eff at equal work (RK4's {4 * result.n_steps} evaluations); 0 = no correct digit or blown up"
+        ),
+        title_justify="left",
+    )
+    per_problem.add_column("problem", style="cyan")
+    per_problem.add_column("dim", justify="right")
+    per_problem.add_column("reference")
+    for card in cards:
+        for col in ("acc", "eff"):
+            per_problem.add_column(f"{escape(card.name)} {col}", justify="right")
+    for group in split.groups:
+        name = group.family.name
+        cells = [
+            _fmt(m) for card in cards for m in (card.families[name].accuracy, card.families[name].efficiency)
+        ]
+        per_problem.add_row(escape(name), str(group.family.dim), group.ref_method, *cells)
+    console.print(per_problem)
+    w = result.weights
+    console.print(
+        _overall_table(
+            cards,
+            f"Overall: {result.n_problems} problems of {chosen.name}; score = {w.accuracy:g} acc "
+            f"+ {w.efficiency:g} eff, gains over rk4 (none is stiff, so stability does not count)",
+        )
+    )
 
 
 # ----------------------------------------------------------------- work-precision

@@ -53,6 +53,7 @@ from .metrics import (
     problem_losses,
     weighted_score,
 )
+from .problem_sets import ProblemSet
 from .problems.base import Family
 from .tableau import Tableau
 
@@ -436,7 +437,7 @@ class Evaluation:
 
 def evaluate(
     tableaux: Sequence[Tableau],
-    data: Dataset | Split | PreparedSplit,
+    data: Dataset | Split | PreparedSplit | ProblemSet,
     n_steps: int,
     weights: Weights | None = None,
     baseline: Tableau | None = None,
@@ -447,8 +448,10 @@ def evaluate(
     ----------
     tableaux : sequence of Tableau
         Explicit methods, any stage counts.
-    data : Dataset, Split or PreparedSplit
-        A dataset is evaluated on all its problems (``dataset.all``).
+    data : Dataset, Split, PreparedSplit or ProblemSet
+        A dataset is evaluated on all its problems (``dataset.all``), a problem set (such as
+        ``rkcore.detest_problems()``) on its :meth:`~rkcore.problem_sets.ProblemSet.split`, one
+        family per problem.
     n_steps : int
         Fixed steps over each problem's interval.
     weights : Weights, optional
@@ -469,6 +472,8 @@ def evaluate(
     if not tableaux:
         raise RKInputError("give at least one tableau to evaluate")
     n_steps = _positive(n_steps)
+    if isinstance(data, ProblemSet):
+        data = data.split()
     prepared = prepare_split(data.all if isinstance(data, Dataset) else data)
     everything = [*tableaux, _baseline_tableau(baseline)]
     spans = [slice(g.start, g.start + g.n) for g in prepared.groups]
