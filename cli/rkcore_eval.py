@@ -4,6 +4,8 @@
         [--t-end 0.1] [--target-error 1e-6 | --steps N] [--dataset-seed 0] [--families a,b]
         [--split all]
         [--weights 0.4,0.4,0.2] [--cache-dir DIR] [--json]
+    rkcore evaluate [FILE.json ...] [--method NAME ...] --problem-set detest [--steps 200]
+        [--weights 0.4,0.4,0.2] [--json]
     rkcore work-precision [FILE.json ...] [--method NAME ...] -o wp.png [--force]
         [--steps 2,4,...] [--tolerances 1e-3,...] [dataset options] [--json]
 
@@ -42,6 +44,7 @@ from rkcore.calibration import check_target_error, make_plan
 from rkcore.datasets import DatasetSpec
 from rkcore.errors import RKInputError
 from rkcore.metrics import Metrics, Weights
+from rkcore.problem_sets import PROBLEM_SETS, ProblemSet, get_problem_set
 
 
 class SplitName(str, enum.Enum):
@@ -49,6 +52,14 @@ class SplitName(str, enum.Enum):
     train = "train"
     validation = "validation"
     test = "test"
+
+
+ProblemSetName = enum.Enum("ProblemSetName", {name: name for name in PROBLEM_SETS}, type=str)
+
+DATASET_STEPS = 100
+"""``--steps`` on a seeded dataset when none is given (a problem set has its own default)."""
+# Options that describe a seeded dataset, by parameter name; none applies to a problem set.
+_DATASET_PARAMETERS = ("problems", "stiff", "t_end", "seed", "families", "split", "cache_dir")
 
 
 ProblemsOption = Annotated[int, typer.Option("--problems", help="Problems in the dataset.")]
@@ -121,6 +132,7 @@ def _spec(problems: int, stiff: int, t_end: float, seed: int, families: str | No
 
 
 def evaluate_command(
+    ctx: typer.Context,
     files: TableauFiles = None,
     method: MethodOption = None,
     problems: ProblemsOption = 1000,
@@ -145,30 +157,46 @@ def evaluate_command(
         typer.Option("--weights", metavar="A,E,S", help="Score weights: accuracy, efficiency, stability."),
     ] = "0.4, 0.4, 0.2",
     cache_dir: CacheDirOption = None,
+    problem_set: Annotated[
+        ProblemSetName | None,
+        typer.Option(
+            "--problem-set",
+            help="Score on a fixed benchmark set instead of a seeded dataset (detest: the 25 non-stiff "
+            "DETEST problems A1-E5 on [0, 20]); the dataset options do not apply.",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Accuracy, efficiency, stability and weighted score of tableaux on a seeded dataset.
 
     Each problem is integrated at the fewest steps at which RK4's error is at most
-    --target-error (or at --steps steps).  Accuracy is the mean log10 relative error at t_end,
-    efficiency the same at the function-evaluation budget of RK4, stability the geometric mean
-    over the stiff problems of the largest linearly stable step per evaluation (units of
-    1/rho); sat is the share of errors at the floor or the cap, which say nothing.  The score
-    is the weighted gain over RK4 on the same problems (see rkcore.metrics).  One table per
-    family and one overall, tableaux side by side.
+    --target-error (or at --steps steps).  Accuracy is the mean log10 relative error at t_end
+    over the non-stiff problems, efficiency the same at the function-evaluation budget of RK4,
+    stability the geometric mean over the stiff problems of the largest linearly stable step
+    per evaluation (units of 1/rho); sat is the share of errors at the floor or the cap, which
+    say nothing.  The score is the weighted gain over RK4 on the same problems (see
+    rkcore.metrics).  One table per family and one overall, tableaux side by side.  With
+    --problem-set, the same on a fixed set of problems, one row per problem.
     """
     tableaux = load_tableaux(files, method)
     if steps is not None and steps < 1:
         raise RKInputError(f"--steps must be a positive integer, got {steps}")
     check_target_error(target_error)
+    if problem_set is not None:
+        chosen = get_problem_set(problem_set.value)
+        given = [
+            f"--{name.replace('_', '-')}" for name in _DATASET_PARAMETERS if _given_on_command_line(ctx, name)
+        ]
+        if given:
+            message = f"{', '.join(given)} describe a seeded dataset; --problem-set {chosen.name} is fixed"
+            raise RKInputError(message)
+        _evaluate_problem_set(tableaux, chosen, target_error, steps, _weights(weights), json_output)
+        return
     spec = _spec(problems, stiff, t_end, seed, families)
     score_weights = _weights(weights)
     data = evaluation.load_split(spec, split.value, cache_dir=cache_dir, progress=not json_output)
-    if steps is None:
-        plan = make_plan(data, target_error)
-    else:
-        plan = make_plan(data, None, n_steps=steps)
-    result = evaluation.evaluate(tableaux, data, plan, weights=score_weights)
+    result = evaluation.evaluate(tableaux, data, _plan(data, target_error, steps), weights=score_weights)
     if json_output:
         typer.echo(to_json({"dataset": spec.to_dict(), "split": split.value, **result.to_dict()}))
         return
@@ -181,7 +209,8 @@ def _fmt(x: float, spec: str = ".2f") -> str:
 
 def _metric_cells(m: Metrics) -> list[str]:
     stab = "-" if math.isnan(m.stability) else f"{m.stability:.3f}"
-    return [_fmt(m.accuracy), _fmt(m.efficiency), stab, str(m.n_unstable), f"{100 * m.saturation:.0f}%", f"{m.nfev:,}"]
+    sat = "-" if math.isnan(m.saturation) else f"{100 * m.saturation:.0f}%"
+    return [_fmt(m.accuracy), _fmt(m.efficiency), stab, str(m.n_unstable), sat, f"{m.nfev:,}"]
 
 
 def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: str) -> None:
@@ -189,15 +218,9 @@ def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: s
     cards = list(result.cards)
     if not any(c.name == result.baseline.name for c in cards):
         cards.append(result.baseline)
-    metric_columns = ("accuracy", "efficiency", "stability", "unstable", "sat", "nfev")
-    plan = result.plan
-    if plan["target_error"] is None:
-        how = f"{plan['steps_median']:g} fixed steps"
-    else:
-        how = f"the fewest steps at which RK4's error <= {plan['target_error']:g} (median {plan['steps_median']:g})"
     by_family = Table(
         title=(
-            f"By family: acc = mean log10 error at {how}, eff = the same at equal work "
+            f"By family: acc = mean log10 error at {_how(result.plan)}, eff = the same at equal work "
             "(RK4's evaluations), stab = largest stable step per evaluation (1/rho), "
             "sat = errors at the floor or cap"
         ),
@@ -218,15 +241,21 @@ def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: s
 
     w = result.weights
     stiff = result.baseline.overall.n_stiff
-    overall = Table(
-        title=(
+    console.print(
+        _overall_table(
+            cards,
             f"Overall: {result.n_problems} problems, {stiff} stiff ({split} split of {spec.n_problems}, "
             f"seed {spec.seed}, "
             f"t_end {spec.t_end:g}); score = {w.accuracy:g} acc + {w.efficiency:g} eff "
-            f"+ {w.stability:g} stab, gains over rk4"
-        ),
-        title_justify="left",
+            f"+ {w.stability:g} stab, gains over rk4",
+        )
     )
+
+
+def _overall_table(cards: list, title: str) -> Table:
+    """Overall metrics and score, one row per score card."""
+    metric_columns = ("accuracy", "efficiency", "stability", "unstable", "sat", "nfev")
+    overall = Table(title=title, title_justify="left")
     overall.add_column("tableau", style="bold", no_wrap=True)
     overall.add_column("s", justify="right")
     for col in metric_columns:
@@ -241,7 +270,72 @@ def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: s
             _fmt(card.stability_interval_per_stage, ".3f"),
             _fmt(card.score, "+.3f"),
         )
-    console.print(overall)
+    return overall
+
+
+def _given_on_command_line(ctx: typer.Context, name: str) -> bool:
+    # By name: typer ships its own copy of click, whose ParameterSource is not click's.
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _plan(split, target_error: float, steps: int | None):
+    """The scoring plan the options ask for: calibrated to --target-error, or --steps fixed steps."""
+    return make_plan(split, target_error) if steps is None else make_plan(split, None, n_steps=steps)
+
+
+def _how(plan: dict) -> str:
+    if plan["target_error"] is None:
+        return f"{plan['steps_median']:g} fixed steps"
+    target, median = plan["target_error"], plan["steps_median"]
+    return f"the fewest steps at which RK4's error <= {target:g} (median {median:g})"
+
+
+def _evaluate_problem_set(
+    tableaux: list,
+    chosen: ProblemSet,
+    target_error: float,
+    steps: int | None,
+    weights: Weights,
+    json_output: bool,
+) -> None:
+    split = chosen.split()  # cached: the references evaluate() scores against
+    result = evaluation.evaluate(tableaux, split, _plan(split, target_error, steps), weights=weights)
+    if json_output:
+        typer.echo(to_json({"problem_set": chosen.name, **result.to_dict()}))
+        return
+    console = Console()
+    cards = list(result.cards)
+    if not any(c.name == result.baseline.name for c in cards):
+        cards.append(result.baseline)
+    per_problem = Table(
+        title=(
+            f"{chosen.name}: log10 relative error at t_end per problem; acc at {_how(result.plan)}, "
+            "eff at equal work (RK4's evaluations); 0 = no correct digit or blown up"
+        ),
+        title_justify="left",
+    )
+    per_problem.add_column("problem", style="cyan")
+    per_problem.add_column("dim", justify="right")
+    per_problem.add_column("reference")
+    for card in cards:
+        for col in ("acc", "eff"):
+            per_problem.add_column(f"{escape(card.name)} {col}", justify="right")
+    for group in split.groups:
+        name = group.family.name
+        cells = [
+            _fmt(m) for card in cards for m in (card.families[name].accuracy, card.families[name].efficiency)
+        ]
+        per_problem.add_row(escape(name), str(group.family.dim), group.ref_method, *cells)
+    console.print(per_problem)
+    w = result.weights
+    console.print(
+        _overall_table(
+            cards,
+            f"Overall: {result.n_problems} problems of {chosen.name}; score = {w.accuracy:g} acc "
+            f"+ {w.efficiency:g} eff, gains over rk4 (none is stiff, so stability does not count)",
+        )
+    )
 
 
 # ----------------------------------------------------------------- work-precision

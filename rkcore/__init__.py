@@ -87,8 +87,13 @@ __all__ += ["Analysis", "analyze", "butcher_layout", "plot_stability_regions"]
 # problems and datasets (helper C)
 from .datasets import Dataset, DatasetSpec, ProblemGroup, Split, make_dataset, resolve_cache_dir  # noqa: E402
 from .problems import FAMILIES, Family, get_family  # noqa: E402
+from .problems.base import FixedProblem  # noqa: E402
 
 __all__ += ["FAMILIES", "Family", "get_family"]
+# fixed benchmark sets for reporting (DETEST), scored like a split, never trained on
+from .problem_sets import PROBLEM_SETS, ProblemSet, detest_problems, get_problem_set  # noqa: E402
+
+__all__ += ["FixedProblem", "ProblemSet", "PROBLEM_SETS", "get_problem_set", "detest_problems"]
 __all__ += ["Dataset", "DatasetSpec", "ProblemGroup", "Split", "make_dataset", "resolve_cache_dir"]
 # integrator, scoring and metrics (helper D).  The function rkcore.evaluate.evaluate is not
 # re-exported: the name rkcore.evaluate stays the module.

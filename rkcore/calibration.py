@@ -112,6 +112,7 @@ class ScoringPlan:
         ``|lambda| / rho`` of each kept eigenvalue (0 where padded).
     n_unreached : int
         Non-stiff problems where RK4 does not reach ``target_error`` within ``LADDER[-1]`` steps.
+    stiff : ndarray of bool, shape (n_dataset,)
     """
 
     target_error: float
@@ -120,14 +121,18 @@ class ScoringPlan:
     directions: np.ndarray
     sizes: np.ndarray
     n_unreached: int
+    stiff: np.ndarray
 
     def to_dict(self) -> dict:
-        levels, counts = np.unique(self.steps, return_counts=True)
+        """Target and step counts of the integrated (non-stiff) problems, and the stiff count."""
+        steps = self.steps[~self.stiff]
+        levels, counts = np.unique(steps, return_counts=True)
         return {
             "target_error": None if math.isnan(self.target_error) else self.target_error,
             "n_problems": int(self.steps.size),
+            "n_stiff": int(np.count_nonzero(self.stiff)),
             "n_unreached": self.n_unreached,
-            "steps_median": float(np.median(self.steps)),
+            "steps_median": float(np.median(steps)) if steps.size else None,
             "steps_histogram": {str(int(n)): int(c) for n, c in zip(levels, counts, strict=True)},
         }
 
@@ -182,10 +187,12 @@ def make_plan(data, target_error: float | None = TARGET_ERROR, n_steps: int | No
         target = check_target_error(target_error)
         steps = np.full(n_total, LADDER[-1], dtype=np.int64)
         unreached = _calibrate_steps(data, target, steps, LADDER)
+    stiff = np.zeros(n_total, dtype=bool)
     for g in data.groups:
         if g.family.stiff:
             steps[g.index] = STIFF_STEPS
-    return ScoringPlan(target, steps, rho, directions, sizes, unreached)
+            stiff[g.index] = True
+    return ScoringPlan(target, steps, rho, directions, sizes, unreached, stiff)
 
 
 def _calibrate_steps(split, target: float, steps: np.ndarray, ladder) -> int:

@@ -59,6 +59,7 @@ from .metrics import (
     problem_losses,
     weighted_score,
 )
+from .problem_sets import ProblemSet
 from .problems.base import Family
 from .tableau import Tableau
 
@@ -550,18 +551,20 @@ class Evaluation:
         }
 
 
-def _plan_summary(rows) -> dict:
-    levels, counts = np.unique(rows.steps, return_counts=True)
+def _plan_summary(rows, stiff: np.ndarray) -> dict:
+    """Target and step counts of the integrated (non-stiff) problems."""
+    steps = rows.steps[~stiff]
+    levels, counts = np.unique(steps, return_counts=True)
     return {
         "target_error": None if math.isnan(rows.target_error) else rows.target_error,
-        "steps_median": float(np.median(rows.steps)),
+        "steps_median": float(np.median(steps)) if steps.size else math.nan,
         "steps_histogram": {str(int(n)): int(c) for n, c in zip(levels, counts, strict=True)},
     }
 
 
 def evaluate(
     tableaux: Sequence[Tableau],
-    data: Dataset | Split | PreparedSplit,
+    data: Dataset | Split | PreparedSplit | ProblemSet,
     plan: ScoringPlan | None = None,
     weights: Weights | None = None,
     baseline: Tableau | None = None,
@@ -572,11 +575,14 @@ def evaluate(
     ----------
     tableaux : sequence of Tableau
         Explicit methods, any stage counts.
-    data : Dataset, Split or PreparedSplit
-        A dataset is evaluated on all its problems (``dataset.all``).
+    data : Dataset, Split, PreparedSplit or ProblemSet
+        A dataset is evaluated on all its problems (``dataset.all``), a problem set (such as
+        ``rkcore.detest_problems()``) on its :meth:`~rkcore.problem_sets.ProblemSet.split`, one
+        family per problem.
     plan : ScoringPlan, optional
         Step counts and spectra (:func:`rkcore.calibration.make_plan`); needed unless ``data``
-        is a split prepared with one.  Made here, at the default target error, for a Dataset.
+        is a split prepared with one.  Made here, at the default target error, for a Dataset
+        or a ProblemSet.
     weights : Weights, optional
         Default ``Weights()``.
     baseline : Tableau, optional
@@ -595,6 +601,9 @@ def evaluate(
     tableaux = list(tableaux)
     if not tableaux:
         raise RKInputError("give at least one tableau to evaluate")
+    if isinstance(data, ProblemSet):
+        data = data.split()
+        plan = make_plan(data) if plan is None else plan
     if plan is None and isinstance(data, Dataset):
         plan = make_plan(data)
     if plan is not None and not isinstance(plan, ScoringPlan):
@@ -604,7 +613,8 @@ def evaluate(
     spans = [slice(g.start, g.start + g.n) for g in prepared.groups]
     results: list[tuple[Metrics, dict[str, Metrics], float, float]] = [None] * len(everything)  # type: ignore
     losses = np.empty((len(everything), prepared.n_problems))
-    median_steps = float(np.median(prepared.plan.steps))
+    plain = prepared.plan.steps[~prepared.stiff]
+    median_steps = float(np.median(plain)) if plain.size else math.nan
     for positions, A, b in tableau_batches(everything):
         observed = observe(A, b, prepared)
         beta = real_stability_interval_batch(A, b)
@@ -613,7 +623,8 @@ def evaluate(
         for q, pos in enumerate(positions):
             overall = metrics_for(q, observed, slice(None))
             per_family = {
-                name: metrics_for(q, observed, span) for name, span in zip(prepared.families, spans, strict=True)
+                name: metrics_for(q, observed, span)
+                for name, span in zip(prepared.families, spans, strict=True)
             }
             results[pos] = (overall, per_family, 4.0 * median_steps / float(w[q]), float(beta[q]))
     arrays = MetricArrays(
@@ -649,7 +660,7 @@ def evaluate(
     return Evaluation(
         cards=tuple(cards[:-1]),
         baseline=cards[-1],
-        plan=_plan_summary(prepared.plan),
+        plan=_plan_summary(prepared.plan, prepared.stiff),
         weights=weights,
         n_problems=prepared.n_problems,
         families=prepared.families,

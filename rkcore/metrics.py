@@ -29,8 +29,8 @@ efficiency (decades, lower is better) -- error at equal work
     tableau of ``w`` evaluations per step (``s``, or ``s - 1`` when first-same-as-last) that
     is ``x = 4 n_j / w`` steps, usually not an integer, so the log error is interpolated
     linearly in ``log n`` between ``floor(x)`` steps and the accuracy run's ``n_j`` (or
-    ``floor(x) + 1`` when ``w < 4``), extrapolated when ``x < 1``; :func:`equal_work_bracket`.  For a 4-stage method it
-    equals accuracy.
+    ``floor(x) + 1`` when ``w < 4``), extrapolated when ``x < 1``; :func:`equal_work_bracket`.
+    For a 4-stage method it equals accuracy.
 
 stability (higher is better) -- largest stable step per evaluation
     On each stiff problem, ``sigma_ij = h_max * rho_j / w``: the largest step at which every
@@ -84,7 +84,7 @@ import numpy as np
 from .errors import RKInputError
 
 if TYPE_CHECKING:
-    from .evaluate import TableauScores
+    pass
 
 ERROR_FLOOR = 1e-14
 ERROR_CAP = 1.0
@@ -226,7 +226,9 @@ def error_floor(ref_error: np.ndarray) -> np.ndarray:
     return np.maximum(ERROR_FLOOR, np.asarray(ref_error, dtype=np.float64))
 
 
-def interpolate_log_errors(lo: np.ndarray, hi: np.ndarray, weight: np.ndarray, log_floor: np.ndarray) -> np.ndarray:
+def interpolate_log_errors(
+    lo: np.ndarray, hi: np.ndarray, weight: np.ndarray, log_floor: np.ndarray
+) -> np.ndarray:
     """``(1 - weight) lo + weight hi`` of two log-error arrays, kept within [floor, cap].
 
     ``hi`` is ignored where ``weight`` is 0; a negative weight extrapolates (see

@@ -170,7 +170,10 @@ def write_figures(
     cp.plot_tradeoff(
         points,
         out_dir / "tradeoff.png",
-        title=f"Accuracy / efficiency / stability on the cross-check dataset (RK4 error {common.target_error:g})",
+        title=(
+            "Accuracy / efficiency / stability on the cross-check dataset "
+            f"(RK4 error {common.target_error:g})"
+        ),
     )
     files["tradeoff"] = "tradeoff.png"
     curves = [(r.label, c) for r in records if (c := training_curves(r))]

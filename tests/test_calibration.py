@@ -78,7 +78,9 @@ def test_stability_metric_ranks_like_the_real_interval_per_stage():
     """On linear stiff problems with real spectra: rk4 < heun < ssprk54 < euler (0.70, 1.00, 1.07, 2.00)."""
     linear = exact_split(n=8, families=("prothero_robinson", "heat_1d"))
     result = evaluate(
-        [rkcore.method(n) for n in ("rk4", "heun", "ssprk54", "euler")], linear, make_plan(linear, None, n_steps=50)
+        [rkcore.method(n) for n in ("rk4", "heun", "ssprk54", "euler")],
+        linear,
+        make_plan(linear, None, n_steps=50),
     )
     stab = [c.overall.stability for c in result.cards]
     assert stab[0] < stab[1] < stab[2] < stab[3]

@@ -1,4 +1,4 @@
-"""The ODE problem-family type: one source of truth for every built-in family.
+"""The ODE problem types: a parametrised family, and one fixed problem of a benchmark set.
 
 A family is a parametrised ODE ``y' = f(t, y; p)`` with ``y`` of dimension ``dim``
 and ``p`` of length ``n_params``.  Each family provides two numba-jitted right-hand
@@ -19,7 +19,9 @@ documented parameter range and the horizons we use.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import functools
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,3 +114,98 @@ def _registered_family(name: str) -> Family:
     from . import get_family
 
     return get_family(name)
+
+
+# --------------------------------------------------------------------------- fixed problems
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FixedProblem:
+    """One initial value problem with all its data fixed: ``y' = f(t, y; p)``, ``y(t0) = y0`` on ``[t0, t1]``.
+
+    A member of a benchmark set (:class:`rkcore.problem_sets.ProblemSet`), such as DETEST A1.  Its
+    ``family`` supplies the right-hand sides and the closed form (if any) and is a degenerate family:
+    ``sample`` returns this one problem ``n`` times.  Build one with :func:`fixed_problem`.
+
+    Attributes
+    ----------
+    family : Family
+        ``family.name`` is the problem's name.
+    y0 : ndarray, shape (d,)
+    params : ndarray, shape (k,)
+    t1 : float
+    t0 : float
+    """
+
+    family: Family
+    y0: np.ndarray
+    params: np.ndarray
+    t1: float
+    t0: float = 0.0
+
+    def __post_init__(self) -> None:
+        name = self.family.name
+        for field, size in (("y0", self.family.dim), ("params", self.family.n_params)):
+            value = np.array(getattr(self, field), dtype=np.float64, copy=True)
+            if value.shape != (size,) or not np.all(np.isfinite(value)):
+                raise RKInputError(
+                    f"FixedProblem.{field} of {name!r} must be {size} finite numbers, got {value!r}"
+                )
+            value.setflags(write=False)
+            object.__setattr__(self, field, value)
+        t0, t1 = float(self.t0), float(self.t1)
+        if not (math.isfinite(t0) and math.isfinite(t1) and t1 > t0):
+            raise RKInputError(
+                f"FixedProblem {name!r} needs finite t0 < t1, got t0={self.t0!r}, t1={self.t1!r}"
+            )
+        object.__setattr__(self, "t0", t0)
+        object.__setattr__(self, "t1", t1)
+
+    def __repr__(self) -> str:
+        return f"FixedProblem({self.name!r}, dim={self.family.dim}, t=[{self.t0:g}, {self.t1:g}])"
+
+    @property
+    def name(self) -> str:
+        return self.family.name
+
+
+def _repeat(y0: np.ndarray, params: np.ndarray, rng: np.random.Generator, n: int):
+    """``sample`` of a fixed problem's family: the one problem ``n`` times, (params (n, k), y0 (n, d))."""
+    return np.tile(params, (n, 1)), np.tile(y0, (n, 1))
+
+
+def fixed_problem(
+    name: str,
+    rhs: Any,
+    rhs_block: Any,
+    y0: Sequence[float],
+    t1: float,
+    params: Sequence[float] = (0.0,),
+    param_names: tuple[str, ...] = ("unused",),
+    exact: Callable[..., np.ndarray] | None = None,
+    description: str = "",
+    t0: float = 0.0,
+) -> FixedProblem:
+    """A :class:`FixedProblem` and its (non-stiff) family, from the right-hand sides and the data.
+
+    ``rhs``, ``rhs_block`` and ``exact`` follow the :class:`Family` conventions; ``exact`` must take
+    any initial state, not only ``y0`` (the reference error estimate composes it through the midpoint).
+    """
+    y0 = np.array(y0, dtype=np.float64)
+    params = np.array(params, dtype=np.float64)
+    for value in (y0, params):
+        value.setflags(write=False)  # the family's sample hands out copies of these
+    family = Family(
+        name=name,
+        dim=int(y0.size),
+        n_params=int(params.size),
+        stiff=False,
+        rhs=rhs,
+        rhs_block=rhs_block,
+        sample=functools.partial(_repeat, y0, params),
+        exact=exact,
+        stiffness="non-stiff",
+        description=description,
+        param_names=param_names,
+    )
+    return FixedProblem(family, y0, params, t1, t0)
