@@ -59,7 +59,15 @@ ProblemSetName = enum.Enum("ProblemSetName", {name: name for name in PROBLEM_SET
 DATASET_STEPS = 100
 """``--steps`` on a seeded dataset when none is given (a problem set has its own default)."""
 # Options that describe a seeded dataset, by parameter name; none applies to a problem set.
-_DATASET_PARAMETERS = ("problems", "stiff", "t_end", "seed", "families", "split", "cache_dir")
+_DATASET_PARAMETERS = {  # parameter name -> the option the user types
+    "problems": "--problems",
+    "stiff": "--stiff",
+    "t_end": "--t-end",
+    "seed": "--dataset-seed",
+    "families": "--families",
+    "split": "--split",
+    "cache_dir": "--cache-dir",
+}
 
 
 ProblemsOption = Annotated[int, typer.Option("--problems", help="Problems in the dataset.")]
@@ -185,9 +193,7 @@ def evaluate_command(
     check_target_error(target_error)
     if problem_set is not None:
         chosen = get_problem_set(problem_set.value)
-        given = [
-            f"--{name.replace('_', '-')}" for name in _DATASET_PARAMETERS if _given_on_command_line(ctx, name)
-        ]
+        given = [flag for name, flag in _DATASET_PARAMETERS.items() if _given_on_command_line(ctx, name)]
         if given:
             message = f"{', '.join(given)} describe a seeded dataset; --problem-set {chosen.name} is fixed"
             raise RKInputError(message)

@@ -26,9 +26,10 @@ Stiff spectrum (stability, stiff problems)
     steps the error of any stable method is small.  So stiff problems are not integrated (a
     stable integration costs ``rho * t_end / beta`` steps, hundreds here, and says little);
     they are scored by their spectrum.  The eigenvalues ``lambda`` of the Jacobian at
-    ``(t0, y0)`` (central differences, as for the stiffness measure ``rho``) are reduced to the
-    *stiff part*: the eigenvalues with ``|lambda| >= rho / 10`` in the closed left half-plane
-    (growing modes cannot be damped by any method).  Each is stored by its direction -- the
+    ``(t0, y0)`` and at ``(t_end, y_ref)`` (central differences, as for the stiffness measure
+    ``rho``, which is the spectral radius at ``y0``) are reduced to the *stiff part*: the
+    eigenvalues within a factor 10 of the largest, in the closed left half-plane (growing modes
+    cannot be damped by any method).  Each is stored by its direction -- the
     angle ``phi`` from the negative real axis, rounded to :data:`N_DIRECTIONS` directions 1
     degree apart (conjugates coincide) -- and its size ``u = |lambda| / rho``.  The largest
     step ``h`` at which every such ``h * lambda`` lies in the tableau's stability region (the
@@ -223,11 +224,16 @@ def _stiff_spectra(split, n_total: int) -> tuple[np.ndarray, np.ndarray]:
     for g in split.groups:
         if not g.family.stiff:
             continue
-        lam = jacobian_eigenvalues(g.family, g.t0, g.y0, g.params)
+        # The spectrum at both ends of the interval: on nonlinear problems (Robertson) the stiff
+        # eigenvalue grows after t0, and a step stable at y0 alone blows up later.
+        lam = np.concatenate([jacobian_eigenvalues(g.family, g.t0, g.y0, g.params),
+                              jacobian_eigenvalues(g.family, g.t1, g.y_ref, g.params)], axis=1)  # fmt: skip
         mag = np.abs(lam)
-        rho = np.maximum(mag.max(axis=1), np.finfo(np.float64).tiny)
+        top = np.maximum(mag.max(axis=1), np.finfo(np.float64).tiny)
+        # rho as the stiffness measure defines it: the spectral radius at y0.
+        rho = np.maximum(mag[:, : g.family.dim].max(axis=1), np.finfo(np.float64).tiny)
         phi = np.arctan2(np.abs(lam.imag), -lam.real)
-        keep = (mag >= STIFF_PART * rho[:, None]) & (phi <= np.pi / 2 + 1e-12)
+        keep = (mag >= STIFF_PART * top[:, None]) & (phi <= np.pi / 2 + 1e-12)
         direction = np.rint(np.minimum(phi, np.pi / 2) / (np.pi / 2) * (N_DIRECTIONS - 1)).astype(np.int64)
         for r in range(g.n):
             entry: dict[int, float] = {}

@@ -579,10 +579,11 @@ def evaluate(
         A dataset is evaluated on all its problems (``dataset.all``), a problem set (such as
         ``rkcore.detest_problems()``) on its :meth:`~rkcore.problem_sets.ProblemSet.split`, one
         family per problem.
-    plan : ScoringPlan, optional
-        Step counts and spectra (:func:`rkcore.calibration.make_plan`); needed unless ``data``
-        is a split prepared with one.  Made here, at the default target error, for a Dataset
-        or a ProblemSet.
+    plan : ScoringPlan or int, optional
+        Step counts and spectra (:func:`rkcore.calibration.make_plan`); an int ``N`` is
+        ``make_plan(data, None, n_steps=N)``, the same fixed steps for every non-stiff problem.
+        By default made here at the default target error (1e-6), unless ``data`` is a split
+        prepared with a plan.
     weights : Weights, optional
         Default ``Weights()``.
     baseline : Tableau, optional
@@ -603,11 +604,16 @@ def evaluate(
         raise RKInputError("give at least one tableau to evaluate")
     if isinstance(data, ProblemSet):
         data = data.split()
-        plan = make_plan(data) if plan is None else plan
-    if plan is None and isinstance(data, Dataset):
+    if isinstance(plan, numbers.Integral) and not isinstance(plan, bool):
+        if isinstance(data, PreparedSplit):
+            raise RKInputError("fixed steps need a Dataset or Split, not a PreparedSplit; pass a ScoringPlan")
+        plan = make_plan(data, None, n_steps=int(plan))
+    elif plan is None and isinstance(data, (Dataset, Split)):
         plan = make_plan(data)
     if plan is not None and not isinstance(plan, ScoringPlan):
-        raise RKInputError(f"plan must be an rkcore.calibration.ScoringPlan, got {type(plan).__name__}")
+        raise RKInputError(
+            f"plan must be an rkcore.calibration.ScoringPlan or a step count, got {type(plan).__name__}"
+        )
     prepared = _planned(prepare_split(data.all if isinstance(data, Dataset) else data, plan))
     everything = [*tableaux, _baseline_tableau(baseline)]
     spans = [slice(g.start, g.start + g.n) for g in prepared.groups]

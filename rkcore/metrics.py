@@ -260,16 +260,20 @@ def metric_arrays(observed: Observed) -> MetricArrays:
 
 
 def _mean_over(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Row means over the ``columns`` mask; NaN without any."""
+    """Row means over the ``columns`` mask; NaN without any.
+
+    Row by row: numpy sums a many-row array along its rows in another order than a single row,
+    and a tableau's score must not depend on which batch it was scored in (RK4 scores exactly 0).
+    """
     if not np.any(columns):
         return np.full(values.shape[0], np.nan)
-    return values[:, columns].mean(axis=1)
+    return np.array([np.mean(row) for row in values[:, columns]])
 
 
 def _geometric_stability(sigma: np.ndarray, stiff: np.ndarray) -> np.ndarray:
     if not np.any(stiff):
         return np.full(sigma.shape[0], np.nan)
-    return 2.0 ** np.mean(np.log2(sigma[:, stiff]), axis=1)
+    return 2.0 ** _mean_over(np.log2(sigma), np.asarray(stiff, dtype=bool))
 
 
 def gains(metrics: MetricArrays, baseline: MetricArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -402,7 +406,8 @@ class Metrics:
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        out["stability"] = None if math.isnan(self.stability) else self.stability
+        for key in ("accuracy", "efficiency", "stability", "saturation"):
+            out[key] = _finite_or_none(out[key])
         return out
 
 
@@ -461,8 +466,8 @@ class ScoreCard:
         return {
             "name": self.name,
             "stages": self.stages,
-            "n_steps": self.n_steps,
-            "n_steps_equal_work": self.n_steps_equal_work,
+            "n_steps": _finite_or_none(self.n_steps),
+            "n_steps_equal_work": _finite_or_none(self.n_steps_equal_work),
             "score": self.score,
             "accuracy_gain": self.accuracy_gain,
             "efficiency_gain": self.efficiency_gain,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from test_cli_evaluate import Recorder, assert_one_line_error
 from typer.testing import CliRunner
@@ -22,7 +23,7 @@ def detest_result() -> evaluation.Evaluation:
     return evaluation.evaluate([rkcore.method("rk4"), rkcore.method("dopri5")], DETEST, 20)
 
 
-@pytest.mark.parametrize(("extra", "steps"), [([], DETEST.default_steps), (["--steps", "50"], 50)])
+@pytest.mark.parametrize(("extra", "steps"), [([], None), (["--steps", "50"], 50)])
 def test_problem_set_passes_the_set_and_its_steps(monkeypatch, detest_result, extra, steps):
     score = Recorder(result=detest_result)
     load = Recorder()
@@ -43,9 +44,13 @@ def test_problem_set_passes_the_set_and_its_steps(monkeypatch, detest_result, ex
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.stderr
     assert load.calls == []
-    (tableaux, data, n_steps), kwargs = score.calls[0]
+    (tableaux, data, plan), kwargs = score.calls[0]
     assert [t.name for t in tableaux] == ["rk4", "dopri5"] and tableaux[0] is rkcore.method("rk4")
-    assert data is DETEST and n_steps == steps
+    assert data is DETEST.split()  # the set's problems, one family each
+    if steps is None:  # default: each problem at the fewest steps where RK4's error is <= 1e-6
+        assert plan.target_error == 1e-6 and len(set(plan.steps.tolist())) > 3
+    else:
+        assert np.isnan(plan.target_error) and set(plan.steps.tolist()) == {steps}
     assert kwargs == {"weights": Weights(0.5, 0.5, 0.0)}
     for text in (
         "detest: log10 relative error",
@@ -72,7 +77,7 @@ def test_problem_set_json(monkeypatch, detest_result):
     ("extra", "fragment"),
     [
         (["--t-end", "5"], "--t-end describe a seeded dataset; --problem-set detest is fixed"),
-        (["--problems", "10", "--seed", "1"], "--problems, --seed describe a seeded dataset"),
+        (["--problems", "10", "--dataset-seed", "1"], "--problems, --dataset-seed describe a seeded dataset"),
         (["--split", "test"], "--split describe a seeded dataset"),
         (["--steps", "0"], "--steps must be a positive integer"),
     ],
@@ -90,11 +95,11 @@ def test_unknown_problem_set_is_a_usage_error():
     assert result.exit_code == 2 and "detest" in result.output
 
 
-def test_a_dataset_still_defaults_to_100_steps(monkeypatch, detest_result):
+def test_a_dataset_defaults_to_calibrated_steps(monkeypatch, detest_result):
     score = Recorder(result=detest_result)
     monkeypatch.setattr(evaluation, "load_split", Recorder(result=DETEST.split()))
     monkeypatch.setattr(evaluation, "evaluate", score)
     result = runner.invoke(app, ["evaluate", "-m", "rk4", "--json"])
     assert result.exit_code == 0, result.stderr
-    (_, _, n_steps), _ = score.calls[0]
-    assert n_steps == 100
+    (_, _, plan), _ = score.calls[0]
+    assert plan.target_error == 1e-6

@@ -112,40 +112,41 @@ def crafted(log_error, log_eq, sigma, stiff, status=None) -> Observed:
 
 def test_metric_arrays_and_weighted_score_by_hand():
     nan = float("nan")
+    # Problems 0-2 non-stiff (errors), 3-4 stiff (stable steps only; not integrated).
     obs = crafted(
-        [[-6, -8, -4, 0], [-7, -9, -3, -2]],
-        [[-5, -7, -3, 0], [-6, -8, -14, -1]],
-        [[nan, nan, 0.5, 1.0], [nan, nan, 2.0, 2.0]],
-        [False, False, True, True],
-        status=[[OK, OK, OK, UNSTABLE], [OK, OK, OK, OK]],
+        [[-6, -8, 0, nan, nan], [-7, -9, -14, nan, nan]],
+        [[-5, -7, 0, nan, nan], [-6, -8, -2, nan, nan]],
+        [[nan, nan, nan, 0.5, 1.0], [nan, nan, nan, 2.0, 2.0]],
+        [False, False, False, True, True],
+        status=[[OK, OK, UNSTABLE, OK, OK], [OK, OK, OK, OK, OK]],
     )
     m = metric_arrays(obs)
-    np.testing.assert_allclose(m.accuracy, [-4.5, -5.25])
-    np.testing.assert_allclose(m.efficiency, [-3.75, -7.25])
-    np.testing.assert_allclose(m.stability, [np.sqrt(0.5), 2.0])  # geometric means
+    np.testing.assert_allclose(m.accuracy, [-14 / 3, -10.0])  # over the non-stiff problems
+    np.testing.assert_allclose(m.efficiency, [-4.0, -16 / 3])
+    np.testing.assert_allclose(m.stability, [np.sqrt(0.5), 2.0])  # geometric means over the stiff ones
     np.testing.assert_array_equal(m.n_unstable, [1, 0])
-    np.testing.assert_allclose(m.saturation, [2 / 8, 1 / 8])  # the caps of tableau 0, the floor of 1
+    np.testing.assert_allclose(m.saturation, [2 / 6, 1 / 6])  # the caps of tableau 0, the floor of 1
     baseline = type(m)(*(a[:1] for a in m))
     w = Weights(0.5, 0.3, 0.2)
     score = weighted_score(m, baseline, w)
     assert score[0] == 0.0
     # stability gain: log2(2 / sqrt(0.5)) = 1.5 octaves
-    assert score[1] == pytest.approx(0.5 * 0.75 + 0.3 * 3.5 + 0.2 * STABILITY_SCALE * 1.5)
+    assert score[1] == pytest.approx(0.5 * (10 - 14 / 3) + 0.3 * (16 / 3 - 4) + 0.2 * STABILITY_SCALE * 1.5)
 
 
 def test_problem_losses_reproduce_the_weighted_score_by_hand():
     nan = float("nan")
     obs = crafted(
-        [[-6, -8, -4, 0], [-7, -9, -3, -2]],
-        [[-5, -7, -3, 0], [-6, -8, 0, -1]],
+        [[-6, -8, nan, nan], [-7, -9, nan, nan]],
+        [[-5, -7, nan, nan], [-6, -8, nan, nan]],
         [[nan, nan, 0.25, 1.0], [nan, nan, 1.0, 4.0]],
         [False, False, True, True],
     )
     w = Weights(0.5, 0.3, 0.2)
     loss = problem_losses(obs, w)
-    # problem 3 of tableau 1 (stiff, sigma = 4 = 2 octaves): 0.5*(-2) + 0.3*(-1) - 0.2*1*(4/2)*2
-    assert loss[1, 3] == pytest.approx(-1.0 - 0.3 - 0.2 * STABILITY_SCALE * 2 * 2)
-    assert loss[0, 0] == pytest.approx(0.5 * -6 + 0.3 * -5)  # non-stiff: no stability term
+    # Each kind of problem carries its own terms, scaled by its share (4 problems, 2 of each):
+    assert loss[1, 3] == pytest.approx(-0.2 * STABILITY_SCALE * (4 / 2) * 2)  # sigma = 4: 2 octaves
+    assert loss[0, 0] == pytest.approx((4 / 2) * (0.5 * -6 + 0.3 * -5))  # non-stiff: no stability term
     m = metric_arrays(obs)
     score = weighted_score(m, type(m)(*(a[:1] for a in m)), w)
     assert paired_gain(loss[1], loss[0]).gain == pytest.approx(score[1] - score[0], abs=1e-12)
@@ -321,14 +322,16 @@ def test_scoring_needs_a_planned_split(split):
     with pytest.raises(RKInputError, match="prepared with a ScoringPlan"):
         baseline_metrics(prepare_split(split))
     with pytest.raises(RKInputError, match="prepared with a ScoringPlan"):
-        evaluate([rk4], split)
+        evaluate([rk4], prepare_split(split))
 
 
 def test_evaluate_rejects_bad_arguments(split, fixed20):
     with pytest.raises(RKInputError, match="at least one tableau"):
         evaluate([], split, fixed20)
     with pytest.raises(RKInputError, match="plan must be an rkcore.calibration.ScoringPlan"):
-        evaluate([rkcore.method("rk4")], split, 10)
+        evaluate([rkcore.method("rk4")], split, 1.5)
+    with pytest.raises(RKInputError, match="n_steps must be a positive integer"):
+        evaluate([rkcore.method("rk4")], split, 0)
     with pytest.raises(RKInputError, match="weights must be an rkcore.metrics.Weights"):
         evaluate([rkcore.method("rk4")], split, fixed20, weights=(1, 0, 0))
     with pytest.raises(RKInputError, match="implicit"):

@@ -78,7 +78,7 @@ def test_plan_rejects_bad_input(tmp_path):
 def test_sweep_on_local_cluster(tmp_path):
     profiles = [
         load_profile("balanced"),
-        load_profile("stability"),
+        load_profile("efficiency-v2"),
         load_profile("balanced").with_overrides(FAILING),
     ]
     out = io.StringIO()
@@ -96,7 +96,7 @@ def test_sweep_on_local_cluster(tmp_path):
         assert (o.run_dir / "tableau.json").is_file() and (o.run_dir / "metrics.json").is_file()
         assert o.run_dir.name in {
             runs.default_run_dir(resolve_profile(n, seed=0, smoke=True)).name
-            for n in ("balanced", "stability")
+            for n in ("balanced", "efficiency-v2")
         }
     assert runs.read_manifest(failed[0].run_dir)["status"] == "rejected"
     log = out.getvalue()

@@ -111,14 +111,16 @@ def test_same_profile_and_seed_give_a_bit_identical_tableau(smoke_run, tmp_path,
 
 def test_two_profiles_give_different_tableaux_and_manifests(tmp_path, cache):
     outs = {}
-    for name in ("stability", "accuracy"):
+    # (stability's smoke run, 4 stages of order 4 on 8 non-stiff validation problems, finds nothing
+    # better than RK4: every 4-stage order-4 method has the same stability polynomial.)
+    for name in ("efficiency-v2", "accuracy"):
         profile = _smoke(name)
         train(profile, tmp_path / name, progress=False, dataset_cache=cache)
         tableau = rkcore.load_tableau(tmp_path / name / "tableau.json")
         outs[name] = (runs.read_manifest(tmp_path / name), tableau)
-    (m1, t1), (m2, t2) = outs["stability"], outs["accuracy"]
+    (m1, t1), (m2, t2) = outs["efficiency-v2"], outs["accuracy"]
     assert m1["profile_hash"] != m2["profile_hash"] and m1["profile"] != m2["profile"]
-    assert t1.info["profile"] == "stability" and t2.info["profile"] == "accuracy"
+    assert t1.info["profile"] == "efficiency-v2" and t2.info["profile"] == "accuracy"
     assert t1.stages != t2.stages or not t1.equals(t2, tol=1e-6)
 
 
