@@ -26,6 +26,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from references import reference
 
 import rkcore
 from rkcore import (
@@ -43,9 +44,9 @@ from rkcore import (
 )
 from rkcore.trees import tree_table
 
-rk = pytest.importorskip("nodepy.runge_kutta_method")
-sf = pytest.importorskip("nodepy.stability_function")
-sympy = pytest.importorskip("sympy")
+rk = reference("nodepy.runge_kutta_method")
+sf = reference("nodepy.stability_function")
+sympy = reference("sympy")
 
 N_RANDOM = 200
 REL = 1e-8

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from references import reference
 
 import rkcore
 from rkcore import evaluate as evaluation
@@ -82,7 +83,7 @@ def test_unknown_problem_set_suggests_the_closest():
 @pytest.mark.parametrize("name", NAMES)
 def test_definition_matches_nodepy_transcription(name):
     """Right-hand side and initial value against nodepy's independent DETEST transcription."""
-    ivp = pytest.importorskip("nodepy.ivp").detest(name)
+    ivp = reference("nodepy.ivp").detest(name)
     problem = DETEST.problem(name)
     family = problem.family
     np.testing.assert_allclose(problem.y0, np.atleast_1d(ivp.u0), rtol=1e-15, atol=0)
@@ -152,7 +153,7 @@ def test_numerical_reference_error_estimate_is_honest(split, name):
 
 def test_closed_forms_are_accurate_to_the_metric_floor():
     """Closed forms at t = 20 against 40-digit mpmath evaluations of the textbook solutions."""
-    mp = pytest.importorskip("mpmath")
+    mp = reference("mpmath")
     mp.mp.dps = 40
     e20, s20, c20 = mp.e**-20, mp.sin(20), mp.cos(20)
     theta = mp.findroot(lambda th: 4 * mp.e ** (mp.pi / 2 - th) * mp.cos(th) - 20, 0.0)
