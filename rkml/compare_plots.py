@@ -45,7 +45,8 @@ class Point(NamedTuple):
     """One method in the trade-off picture (metrics on the common dataset).
 
     ``accuracy_gain`` and ``efficiency_gain`` are decades of error gained over RK4 (higher is
-    better); ``stability`` is the fraction of stiff problems that stay bounded.
+    better); ``stability`` is the geometric mean over the stiff problems of the largest linearly
+    stable step per evaluation, in units of ``1 / rho`` (:mod:`rkcore.metrics`).
     """
 
     label: str
@@ -156,7 +157,7 @@ def plot_tradeoff(points: Sequence[Point], path: str | os.PathLike, *, title: st
     bar.set_label("efficiency gain over RK4 (decades at equal work)")
     ax.axvline(0.0, color="0.5", lw=0.7, ls=":")
     ax.set_xlabel("accuracy gain over RK4 (decades of error, higher is better)")
-    ax.set_ylabel("stability: fraction of stiff problems bounded")
+    ax.set_ylabel("stability: stable step per evaluation (1/rho, geometric mean)")
     pad = 0.05 + 0.05 * (float(stab.max() - stab.min()) if stab.size else 0.0)
     ax.set_ylim(float(stab.min()) - pad, float(stab.max()) + pad)
     ax.set_title(title, fontsize=10)
