@@ -373,8 +373,7 @@ def score_tableaux(A, b, split: Split | PreparedSplit, n_steps, *, skip_stiff: b
         error[:, cols] = np.where(st == UNSTABLE, np.inf, err)
         status[:, cols] = st
         taken = steps_out.reshape(T, n_blocks * m)[:, g.slots]
-        for q in range(T):
-            nfev[q, cols] = fixed_step_nfev(taken[q], s, bool(fsal[q]))
+        nfev[:, cols] = fixed_step_nfev(taken, s, fsal[:, None] != 0)
     return TableauScores(error=error, status=status, nfev=nfev, n_steps=steps, split=prepared)
 
 

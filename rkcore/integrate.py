@@ -425,10 +425,13 @@ def _solve_fixed_blocks(tableau, rhs_block, y0, params, t0, t1, n_steps) -> Solv
     )
 
 
-def fixed_step_nfev(steps: np.ndarray, s: int, fsal: bool) -> np.ndarray:
-    """Evaluations spent by ``steps`` fixed steps of an ``s``-stage method."""
+def fixed_step_nfev(steps: np.ndarray, s: int, fsal) -> np.ndarray:
+    """Evaluations spent by ``steps`` fixed steps of an ``s``-stage method.
+
+    ``fsal`` is a bool or a bool array broadcasting against ``steps`` (one flag per tableau).
+    """
     steps = np.asarray(steps, dtype=np.int64)
-    return steps * s - (np.maximum(steps - 1, 0) if fsal else 0)
+    return steps * s - np.where(np.asarray(fsal, dtype=bool), np.maximum(steps - 1, 0), 0)
 
 
 def _check_tolerance(value, field: str, d: int) -> np.ndarray:
