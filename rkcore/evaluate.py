@@ -442,11 +442,11 @@ def observe(A, b, split: Split | PreparedSplit) -> Observed:
     w = A.shape[1] - kernel_coefficients(A, b)[3]
     lo, up, weight = equal_work_bracket(w, base)
     n = at_steps.n_steps
-    log_lo = _log_errors_at(A, b, prepared, lo, needed=lo != n, same=log_e)
-    log_up = _log_errors_at(A, b, prepared, up, needed=(up != n) & (weight != 0.0), same=log_e)
+    stiff = prepared.stiff
+    log_lo = _log_errors_at(A, b, prepared, lo, needed=(lo != n) & ~stiff, same=log_e)
+    log_up = _log_errors_at(A, b, prepared, up, needed=(up != n) & (weight != 0.0) & ~stiff, same=log_e)
     log_eq = interpolate_log_errors(log_lo, log_up, weight, np.log10(floor))
     sigma = stable_step_per_evaluation(A, b, w, plan.directions, plan.sizes)
-    stiff = prepared.stiff
     sigma[:, ~stiff] = np.nan
     # Stiff problems were not integrated: they are scored by sigma alone.
     log_e[:, stiff] = np.nan
