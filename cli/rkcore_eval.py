@@ -190,7 +190,10 @@ def evaluate_command(
     tableaux = load_tableaux(files, method)
     if steps is not None and steps < 1:
         raise RKInputError(f"--steps must be a positive integer, got {steps}")
-    check_target_error(target_error)
+    try:
+        check_target_error(target_error)
+    except RKInputError as exc:
+        raise RKInputError(str(exc).replace("target_error", "--target-error", 1)) from None
     if problem_set is not None:
         chosen = get_problem_set(problem_set.value)
         given = [flag for name, flag in _DATASET_PARAMETERS.items() if _given_on_command_line(ctx, name)]

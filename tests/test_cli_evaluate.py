@@ -127,7 +127,7 @@ def test_evaluate_json_output(monkeypatch, small_split):
     [
         (["evaluate"], "no tableau given"),
         (["evaluate", "--method", "rk4", "--steps", "0"], "--steps must be a positive integer"),
-        (["evaluate", "--method", "rk4", "--target-error", "2"], "target_error = 2 is outside"),
+        (["evaluate", "--method", "rk4", "--target-error", "2"], "--target-error = 2 is outside"),
         (["evaluate", "--method", "rk4", "--weights", "1,1,1"], "they must sum to 1"),
         (["evaluate", "--method", "rk4", "--weights", "0.5,0.5"], "--weights needs three numbers"),
         (["evaluate", "--method", "rk4", "--weights", "a,b,c"], "--weights must be comma-separated numbers"),
