@@ -460,7 +460,7 @@ def evaluate(
     -------
     Evaluation
     """
-    from .stability import real_stability_interval_batch
+    from .stability_batch import real_stability_interval_batch
 
     weights = Weights() if weights is None else weights
     if not isinstance(weights, Weights):
