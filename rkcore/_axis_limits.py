@@ -1,5 +1,9 @@
 """Stability limits on the real and imaginary axes without monomial coefficients.
 
+The eigenvalue problems are small (``s`` or ``2s`` square) and run on one BLAS thread
+(:func:`rkcore.threads.blas_threads`): on a busy machine OpenBLAS's workers would slow
+them down a hundredfold.
+
 Used by :mod:`rkcore.stability` for explicit tableaux whose stability polynomial is
 too ill-conditioned for the root-based limits (many stages, or a large region): the
 result of those is checked against its own round-off, and this module takes over when
@@ -38,6 +42,7 @@ import numpy as np
 from numba import njit
 
 from ._stages import stage_value_cond
+from .threads import blas_threads
 
 # Walk status codes.
 WALK_OK = 0
@@ -190,7 +195,8 @@ def _unit_roots(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     total = float(b.sum())
     if abs(total) >= 0.1 * float(np.abs(b).sum()) and total != 0.0:
         proj = np.eye(s) - np.outer(np.ones(s), b) / total
-        mu = np.linalg.eigvals(proj @ A)
+        with blas_threads(1):
+            mu = np.linalg.eigvals(proj @ A)
         mu = mu[mu != 0.0]
         return 1.0 / mu
     from scipy.linalg import eigvals  # lazily: scipy.linalg costs ~0.2 s to import
@@ -201,14 +207,15 @@ def _unit_roots(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     M[s, :s] = b
     N = np.zeros((s + 1, s + 1))
     N[:s, :s] = A
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"), blas_threads(1):
         z = eigvals(M, N)
     return z[np.isfinite(z)]
 
 
 def real_axis_cuts(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Candidate ``t > 0`` with ``R(-t) = ±1``, sorted; (n,) float64."""
-    mu = np.linalg.eigvals(A - 0.5 * np.outer(np.ones(b.shape[0]), b))
+    with blas_threads(1):
+        mu = np.linalg.eigvals(A - 0.5 * np.outer(np.ones(b.shape[0]), b))
     with np.errstate(divide="ignore", invalid="ignore"):
         minus = 1.0 / mu[mu != 0.0]
     z = np.concatenate([minus, _unit_roots(A, b)])

@@ -92,9 +92,9 @@ def solve_level(A, b, w, z, ztol, maxit, K, dK):
         dz = (R - w) / dR
         z = z - dz
         step = abs(dz)
-        if step <= ztol:
-            return z, dR, True  # R' moved by O(ztol·R''/R'): negligible
-        if step > 0.5 * last and step <= 1e6 * ztol:
+        if step <= ztol or (step > 0.5 * last and step <= 1e6 * ztol):
+            # R' at the final point: the last step moves it by |R''|·ztol, which would show
+            # in z' = i R/R' at 1e-12 for hundreds of stages
             R, dR = stage_value(A, b, z, K, dK)
             return z, dR, True
         last = step

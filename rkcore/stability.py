@@ -552,32 +552,57 @@ def explicit_limits(
     return real, imag
 
 
-def real_stability_figure(tableau: Tableau) -> StabilityFigure:
-    """:func:`real_stability_interval` with its error estimate and method."""
+_METHODS = ("auto", "roots", "stages")
+
+
+def _figure(tableau: Tableau, method: str, axis: str) -> StabilityFigure:
     t = _check_tableau(tableau)
+    if method not in _METHODS:
+        raise RKInputError(f"method must be one of {', '.join(_METHODS)}; got {method!r}")
+    if method == "stages" and not t.is_explicit:
+        raise TableauError(
+            f"tableau '{t.name or '?'}' is implicit; the stage recursion needs an explicit tableau"
+        )
     c = stability_function_coefficients(t)
     args = (c.numerator, c.denominator, c.numerator_err, c.denominator_err)
     if not (np.all(np.isfinite(c.numerator)) and np.all(np.isfinite(c.denominator))):
-        return StabilityFigure(np.nan, np.inf, "roots")
-    beta = float(_real_interval(*args))
-    if t.is_explicit:
-        return explicit_limits(t.A, t.b, c.numerator, c.numerator_err, beta, np.nan)[0]
-    err = 0.0 if np.isinf(beta) else float(_real_error(*args, beta))
-    return StabilityFigure(beta, err, "roots")
+        return StabilityFigure(np.nan, np.inf, method if method != "auto" else "roots")
+    real = axis == "real"
+    if method == "stages":
+        stages = _stages_real if real else _stages_imag
+        return stages(np.ascontiguousarray(t.A), np.ascontiguousarray(t.b), c.numerator, c.numerator_err)
+    beta = float(_real_interval(*args) if real else _imag_interval(*args))
+    if t.is_explicit and method == "auto":
+        both = explicit_limits(
+            t.A, t.b, c.numerator, c.numerator_err, beta if real else np.nan, np.nan if real else beta
+        )
+        return both[0] if real else both[1]
+    if np.isinf(beta) and not t.is_explicit:
+        return StabilityFigure(beta, 0.0, "roots")  # A-stable: read off the coefficients as before
+    err = _real_error(*args, beta) if real else _imag_error(*args, beta)
+    return StabilityFigure(beta, float(err), "roots")
 
 
-def imaginary_stability_figure(tableau: Tableau) -> StabilityFigure:
-    """:func:`imaginary_stability_interval` with its error estimate and method."""
-    t = _check_tableau(tableau)
-    c = stability_function_coefficients(t)
-    args = (c.numerator, c.denominator, c.numerator_err, c.denominator_err)
-    if not (np.all(np.isfinite(c.numerator)) and np.all(np.isfinite(c.denominator))):
-        return StabilityFigure(np.nan, np.inf, "roots")
-    beta = float(_imag_interval(*args))
-    if t.is_explicit:
-        return explicit_limits(t.A, t.b, c.numerator, c.numerator_err, np.nan, beta)[1]
-    err = 0.0 if np.isinf(beta) else float(_imag_error(*args, beta))
-    return StabilityFigure(beta, err, "roots")
+def real_stability_figure(tableau: Tableau, method: str = "auto") -> StabilityFigure:
+    """:func:`real_stability_interval` with its error estimate and the method used.
+
+    Parameters
+    ----------
+    tableau : Tableau
+    method : {"auto", "roots", "stages"}
+        ``"auto"``: roots of the coefficients, redone by the stage recursion where those
+        are not accurate (explicit methods); the other two force one path (``"stages"``
+        for explicit tableaux only).
+    """
+    return _figure(tableau, method, "real")
+
+
+def imaginary_stability_figure(tableau: Tableau, method: str = "auto") -> StabilityFigure:
+    """:func:`imaginary_stability_interval` with its error estimate and the method used.
+
+    ``method`` as for :func:`real_stability_figure`.
+    """
+    return _figure(tableau, method, "imaginary")
 
 
 def real_stability_interval(tableau: Tableau, rtol: float = 1e-6) -> float:

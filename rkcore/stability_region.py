@@ -52,6 +52,7 @@ from .stability import (
     stability_function_coefficients,
 )
 from .tableau import Tableau
+from .threads import blas_threads
 
 MAX_TRACE_STEPS = 20_000
 """Nodes per traced component; beyond this the area is reported as unverified."""
@@ -99,7 +100,8 @@ class _Component:
 
 def _zeros(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Zeros of ``R``: ``R(z) = det(I - z(A - 1bᵀ))``, so ``z = 1/μ`` for the eigenvalues ``μ``."""
-    mu = np.linalg.eigvals(A - np.outer(np.ones(b.shape[0]), b))
+    with blas_threads(1):  # small problem: OpenBLAS workers only slow it down
+        mu = np.linalg.eigvals(A - np.outer(np.ones(b.shape[0]), b))
     mu = mu[mu != 0.0]
     return 1.0 / mu
 
