@@ -13,22 +13,27 @@ Green's theorem with the form ``-(y - y0) dx``, which vanishes on the imaginary 
 
     area = -∫_{arcs with Re z <= 0} (Im z(θ) - y0) · Re z'(θ) dθ.
 
-It is integrated by adaptive Gauss--Kronrod (7, 15) on the traced θ-panels, split where
-the curve crosses the axis, the points at the Kronrod nodes again found by Newton from
-a cubic Hermite predictor.  (The form ``x dy`` would need no splitting but cancels
-badly for the long thin regions of stabilised methods, whose ``|x|`` is thousands of
-times their width.)
+(The form ``x dy`` would need no care at the axis but cancels badly for the long thin
+regions of stabilised methods, whose ``|x|`` is thousands of times their width.)  At
+every traced node the Taylor series of ``z(θ)`` to order 6 is computed from the Taylor
+series of ``R`` (the stage series, :func:`rkcore._stages.stage_taylor6`), and each
+traced step is integrated exactly over the two-point Hermite polynomials of degrees 9,
+11 and 13 through the two ends' series, which also give the error estimate.  Steps
+where they disagree, or that cross the imaginary axis, go to adaptive Gauss--Kronrod
+(7, 15), split where the curve crosses the axis, with Newton's method at the nodes.
 
-Every kernel takes its inputs and scratch as arguments; the Kronrod tables arrive as
-arrays (:data:`GK15_NODES` etc., true constants).
+Every kernel takes its inputs and scratch as arguments; the Kronrod and Hermite tables
+arrive as arrays (:data:`GK15_NODES`, :data:`HERMITE_HI` etc., true constants).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
-from ._stages import stage_value, stage_value_cond
+from ._stages import stage_taylor6, stage_value, stage_value_cond
 
 GK15_NODES = np.array(
     [
@@ -64,6 +69,28 @@ G7_WEIGHTS = np.array(
     ]
 )
 """Gauss weights at ``GK15_NODES[1], [3], [5], [7]``."""
+
+TAYLOR_ORDER = 6
+"""Order of the Taylor series of ``z(θ)`` kept at every traced node (:func:`curve_taylor`)."""
+
+
+def _taylor_hermite_matrix(m: int) -> np.ndarray:
+    """Two-point Hermite interpolation from Taylor data: ascending coefficients in ``τ ∈ [0, 1]``
+    from the Taylor coefficients of orders ``0 .. m-1`` at ``τ = 0`` and at ``τ = 1``; (2m, 2m)."""
+    V = np.zeros((2 * m, 2 * m))
+    for d in range(m):
+        V[d, d] = 1.0
+        for k in range(d, 2 * m):
+            V[m + d, k] = math.comb(k, d)
+    return np.linalg.inv(V)
+
+
+HERMITE_HI = _taylor_hermite_matrix(TAYLOR_ORDER + 1)
+"""Degree-13 Hermite through both ends' Taylor coefficients up to order 6."""
+HERMITE_MID = _taylor_hermite_matrix(TAYLOR_ORDER)
+"""Degree 11 (orders up to 5)."""
+HERMITE_LO = _taylor_hermite_matrix(TAYLOR_ORDER - 1)
+"""Degree 9 (orders up to 4)."""
 
 # Trace status codes.
 TRACE_CLOSED = 0
@@ -202,7 +229,7 @@ PANEL_LEFT = 0
 PANEL_RIGHT = 1
 PANEL_MIXED = 2
 PANEL_FAILED = 3
-TRACE_PANELS_PER_PANEL = 2
+TRACE_PANELS_PER_PANEL = 1
 """Traced steps per initial quadrature panel (every traced node still serves as predictor)."""
 
 
@@ -318,9 +345,96 @@ def _axis_crossing(A, b, thetas, zs, dzs, n_nodes, ta, za, tb, zb, scale, K, dK)
 
 
 @njit(cache=True)
-def _group_area(A, b, thetas, zs, dzs, n_nodes, k0, k1, y0, scale, tol_per_theta, budget, nodes, wk, wg):
-    """Adaptive quadrature over the traced steps ``k0 .. k1``: (area, error; inf on failure)."""
+def curve_taylor(r, w, z):
+    """Taylor coefficients of the level curve through ``z``: ``z(θ + t) = Σ a_m t^m``.
+
+    ``r`` are the Taylor coefficients of ``R`` at ``z`` (:func:`rkcore._stages.stage_taylor6`)
+    and ``w = e^{iθ}``; ``R(z + ζ(t)) = w e^{it}`` is solved order by order (only ``r_1 a_m``
+    contains ``a_m`` at order ``m``), with the powers of ``ζ`` built up as the ``a`` are.
+    """
+    order = r.shape[0] - 1
+    a = np.zeros(order + 1, dtype=np.complex128)
+    a[0] = z
+    P = np.zeros((order + 1, order + 1), dtype=np.complex128)  # P[j, q]: coefficient of t^q in ζ^j
+    fact = 1.0
+    ipow = 1.0 + 0j
+    for m in range(1, order + 1):
+        fact *= m
+        ipow *= 1j
+        for j in range(2, m + 1):
+            acc = 0j
+            for q in range(1, m - j + 2):
+                acc += a[q] * P[j - 1, m - q]
+            P[j, m] = acc
+        rest = 0j
+        for j in range(2, m + 1):
+            rest += r[j] * P[j, m]
+        a[m] = (w * ipow / fact - rest) / r[1]
+        P[1, m] = a[m]
+    return a
+
+
+@njit(cache=True)
+def _hermite_area(M, Ta, Tb, h, y0):
+    """``-∫ (y - y0) dx`` over the Hermite polynomial ``M`` builds from the ends' Taylor data.
+
+    ``Ta``/``Tb``: Taylor coefficients of ``z(θ)`` at the ends (``M`` uses the first
+    ``M.shape[0] / 2``), ``h`` the θ-length; NaN if the polynomial leaves ``Re z <= 0``.
+    """
+    n = M.shape[0]
+    m = n // 2
+    data = np.empty(n, dtype=np.complex128)
+    scale = 1.0
+    for d in range(m):
+        data[d] = Ta[d] * scale
+        data[m + d] = Tb[d] * scale
+        scale *= h
+    za = data[0]
+    data[0] = 0.0  # work relative to the first end: exact, and no cancellation of |z|
+    data[m] -= za
+    c = np.zeros(n, dtype=np.complex128)
+    for i in range(n):
+        for j in range(n):
+            c[i] += M[i, j] * data[j]
+    for q in range(17):  # the curve must stay in the closed left half-plane
+        tau = (q + 1) / 18.0
+        x = 0.0
+        for k in range(n - 1, -1, -1):
+            x = x * tau + c[k].real
+        if za.real + x > 0.0:
+            return np.nan
+    area = 0.0
+    for j in range(n):
+        yj = c[j].imag + (za.imag - y0 if j == 0 else 0.0)
+        for k in range(1, n):
+            area -= yj * k * c[k].real / (j + k)
+    return area
+
+
+@njit(cache=True)
+def _group_area(A, b, thetas, zs, T, n_nodes, k0, k1, y0, scale, tol_per_theta, budget, H, nodes, wk, wg):
+    """Quadrature over the traced steps ``k0 .. k1``: (area, error; inf on failure).
+
+    A single traced step is first tried with the Hermite polynomials of degrees 9, 11, 13
+    through its ends' Taylor series (no new points).  Where they converge the degree-13
+    value is taken with the 11-13 difference as its error; where that difference exceeds
+    the 9-11 one, the high Taylor orders are round-off (a long step, ``h^6 a_6``) and the
+    degree-11 value is taken, with the larger difference as its error.  Accepted within the
+    tolerance; otherwise adaptive Gauss--Kronrod with Newton at the nodes.
+    """
+    dzs = T[:, 1]
+    if k1 == k0 + 1 and zs[k0].real <= 0.0 and zs[k1].real <= 0.0:
+        h = thetas[k1] - thetas[k0]
+        hi = _hermite_area(H[0], T[k0], T[k1], h, y0)
+        mid = _hermite_area(H[1], T[k0], T[k1], h, y0)
+        lo = _hermite_area(H[2], T[k0], T[k1], h, y0)
+        d_hi = abs(hi - mid)
+        d_lo = abs(mid - lo)
+        val, e = (hi, d_hi) if d_hi <= d_lo else (mid, d_hi)
+        if not np.isnan(e) and e <= tol_per_theta * h:
+            return val, e
     s = b.shape[0]
+
     K = np.empty(s, dtype=np.complex128)
     dK = np.empty(s, dtype=np.complex128)
     zmid = np.empty(1, dtype=np.complex128)
@@ -378,8 +492,8 @@ def _group_area(A, b, thetas, zs, dzs, n_nodes, k0, k1, y0, scale, tol_per_theta
     return area, err
 
 
-@njit(parallel=True, cache=True)
-def component_area(A, b, thetas, zs, dzs, n_nodes, scale, tol, max_panels, group, nodes, wk, wg):
+@njit(cache=True)
+def component_area(A, b, thetas, zs, dzs, n_nodes, scale, tol, max_panels, group, H, nodes, wk, wg):
     """Area of the traced component's interior in ``Re z <= 0``, with an error estimate.
 
     Green's theorem with the form ``-(y - y0) dx``: it vanishes on the imaginary axis
@@ -406,6 +520,8 @@ def component_area(A, b, thetas, zs, dzs, n_nodes, scale, tol, max_panels, group
     max_panels : int
     group : int
         Traced steps per initial panel (:data:`TRACE_PANELS_PER_PANEL`).
+    H : tuple of three arrays
+        Hermite tables (:data:`HERMITE_HI`, :data:`HERMITE_MID`, :data:`HERMITE_LO`).
     nodes, wk, wg : GK15 tables
 
     Returns
@@ -416,17 +532,24 @@ def component_area(A, b, thetas, zs, dzs, n_nodes, scale, tol, max_panels, group
     """
     eps = 2.220446049250313e-16
     s = b.shape[0]
-    W = np.empty((3, s), dtype=np.complex128)
-    Wabs = np.empty(s)
     total_theta = thetas[n_nodes - 1] - thetas[0]
+    T = np.empty((n_nodes, TAYLOR_ORDER + 1), dtype=np.complex128)
+    moved = np.zeros(n_nodes)
+    for k in prange(n_nodes):
+        r = stage_taylor6(A, b, zs[k], np.empty((s, 7), dtype=np.complex128))
+        T[k] = curve_taylor(r, np.exp(1j * thetas[k]), zs[k])
+        if k % 4 == 0 and k < n_nodes - 1:
+            # the round-off part is an estimate: X, sampled at every fourth node, varies slowly
+            W = np.empty((3, s), dtype=np.complex128)
+            _, dR, cond = stage_value_cond(A, b, zs[k], W[0], W[1], W[2], np.empty(s))
+            span = thetas[min(k + 4, n_nodes - 1)] - thetas[k]
+            moved[k] = 2.0 * eps * cond / max(abs(dR), 1e-300) * abs(dzs[k]) * span
     y0 = 0.0
-    for k in range(n_nodes - 1):
-        y0 += zs[k].imag
-    y0 /= max(n_nodes - 1, 1)
     rounding = 0.0
     for k in range(n_nodes - 1):
-        _, dR, cond = stage_value_cond(A, b, zs[k], W[0], W[1], W[2], Wabs)
-        rounding += 2.0 * eps * cond / max(abs(dR), 1e-300) * abs(dzs[k]) * (thetas[k + 1] - thetas[k])
+        y0 += zs[k].imag
+        rounding += moved[k]
+    y0 /= max(n_nodes - 1, 1)
     # no point in resolving the area below what the tableau's own rounding leaves open
     tol = max(tol, rounding)
     n_groups = (n_nodes - 2) // group + 1
@@ -435,8 +558,8 @@ def component_area(A, b, thetas, zs, dzs, n_nodes, scale, tol, max_panels, group
     budget = max(max_panels // n_groups, 64)
     for g in prange(n_groups):
         areas[g], errs[g] = _group_area(
-            A, b, thetas, zs, dzs, n_nodes, g * group, min((g + 1) * group, n_nodes - 1),
-            y0, scale, tol / total_theta, budget, nodes, wk, wg,
+            A, b, thetas, zs, T, n_nodes, g * group, min((g + 1) * group, n_nodes - 1),
+            y0, scale, tol / total_theta, budget, H, nodes, wk, wg,
         )  # fmt: skip
     area = 0.0
     err = 0.0

@@ -34,20 +34,37 @@ def stage_value(A, b, z, K, dK):
     -------
     (complex, complex)
     """
+    # real and imaginary parts apart: A is real, and four real accumulators run ~1.4x faster
     s = b.shape[0]
-    r = 0j
-    dr = 0j
+    zr = z.real
+    zi = z.imag
+    rr = 0.0
+    ri = 0.0
+    dr = 0.0
+    di = 0.0
     for i in range(s):
-        acc = 0j
-        dacc = 0j
+        ar = 0.0
+        ai = 0.0
+        br = 0.0
+        bi = 0.0
         for j in range(i):
-            acc += A[i, j] * K[j]
-            dacc += A[i, j] * dK[j]
-        K[i] = 1.0 + z * acc
-        dK[i] = acc + z * dacc  # d/dz (1 + z Σ A K) = Σ A K + z Σ A K'
-        r += b[i] * K[i]
-        dr += b[i] * dK[i]
-    return 1.0 + z * r, r + z * dr
+            a = A[i, j]
+            ar += a * K[j].real
+            ai += a * K[j].imag
+            br += a * dK[j].real
+            bi += a * dK[j].imag
+        kr = 1.0 + zr * ar - zi * ai
+        ki = zr * ai + zi * ar
+        dkr = ar + zr * br - zi * bi
+        dki = ai + zr * bi + zi * br
+        K[i] = complex(kr, ki)
+        dK[i] = complex(dkr, dki)  # d/dz (1 + z Σ A K) = Σ A K + z Σ A K'
+        rr += b[i] * kr
+        ri += b[i] * ki
+        dr += b[i] * dkr
+        di += b[i] * dki
+    R = complex(1.0 + zr * rr - zi * ri, zr * ri + zi * rr)
+    return R, complex(rr + zr * dr - zi * di, ri + zr * di + zi * dr)
 
 
 @njit(cache=True)
@@ -220,3 +237,64 @@ def stability_degree(A, b, v, vabs, w, wabs):
             v[i] = w[i] / top
             vabs[i] = wabs[i] / top
     return degree
+
+
+@njit(cache=True)
+def stage_taylor6(A, b, z, W):
+    """Taylor coefficients ``R(z + ζ) = Σ_{m<=6} r_m ζ^m`` by forward substitution of the stage series.
+
+    ``K(z + ζ) = Σ K_m ζ^m`` with ``(I - zA) K_0 = 1`` and ``(I - zA) K_m = A K_{m-1}``, all
+    seven solved in one sweep over ``A`` (the order is fixed so that the accumulators stay
+    in registers); ``r_0 = 1 + z bᵀK_0`` and ``r_m = bᵀK_{m-1} + z bᵀK_m``.
+
+    Parameters
+    ----------
+    A : (s, s) float64, strictly lower triangular
+    b : (s,) float64
+    z : complex
+    W : (s, 7) complex128
+        Scratch: ``W[j, m] = (K_m)_j``.
+
+    Returns
+    -------
+    ndarray, shape (7,), complex128
+    """
+    s = b.shape[0]
+    zr = z.real
+    zi = z.imag
+    acc = np.empty(14)
+    for i in range(s):
+        # real and imaginary parts apart (A is real): fourteen real accumulators
+        r0 = i0 = r1 = i1 = r2 = i2 = r3 = i3 = r4 = i4 = r5 = i5 = r6 = i6 = 0.0
+        for j in range(i):
+            a = A[i, j]
+            r0 += a * W[j, 0].real
+            i0 += a * W[j, 0].imag
+            r1 += a * W[j, 1].real
+            i1 += a * W[j, 1].imag
+            r2 += a * W[j, 2].real
+            i2 += a * W[j, 2].imag
+            r3 += a * W[j, 3].real
+            i3 += a * W[j, 3].imag
+            r4 += a * W[j, 4].real
+            i4 += a * W[j, 4].imag
+            r5 += a * W[j, 5].real
+            i5 += a * W[j, 5].imag
+            r6 += a * W[j, 6].real
+            i6 += a * W[j, 6].imag
+        acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6] = r0, r1, r2, r3, r4, r5, r6
+        acc[7], acc[8], acc[9], acc[10], acc[11], acc[12], acc[13] = i0, i1, i2, i3, i4, i5, i6
+        W[i, 0] = complex(1.0 + zr * r0 - zi * i0, zr * i0 + zi * r0)
+        for m in range(1, 7):
+            pr = acc[m]
+            pi = acc[7 + m]
+            W[i, m] = complex(acc[m - 1] + zr * pr - zi * pi, acc[6 + m] + zr * pi + zi * pr)
+    bk = np.zeros(7, dtype=np.complex128)
+    for i in range(s):
+        for m in range(7):
+            bk[m] += b[i] * W[i, m]
+    r = np.empty(7, dtype=np.complex128)
+    r[0] = 1.0 + z * bk[0]
+    for m in range(1, 7):
+        r[m] = bk[m - 1] + z * bk[m]
+    return r

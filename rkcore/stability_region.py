@@ -35,6 +35,9 @@ from ._boundary import (
     G7_WEIGHTS,
     GK15_NODES,
     GK15_WEIGHTS,
+    HERMITE_HI,
+    HERMITE_LO,
+    HERMITE_MID,
     TRACE_CLOSED,
     TRACE_PANELS_PER_PANEL,
     component_area,
@@ -58,6 +61,7 @@ MAX_TRACE_STEPS = 20_000
 """Nodes per traced component; beyond this the area is reported as unverified."""
 MAX_PANELS = 100_000
 """Gauss--Kronrod panels per component."""
+HERMITE = (HERMITE_HI, HERMITE_MID, HERMITE_LO)
 
 
 # ---------------------------------------------------------------------------- explicit: boundary tracing
@@ -199,7 +203,7 @@ def _explicit_area(t: Tableau, rtol: float, real_interval: float | None) -> tupl
         share = tol * abs(_left_area_estimate(c.zs)) / max(estimate, 1e-300)
         a, e = component_area(
             A, b, c.thetas, c.zs, c.dzs, c.thetas.size, scale, max(share, 1e-3 * tol), MAX_PANELS,
-            TRACE_PANELS_PER_PANEL, GK15_NODES, GK15_WEIGHTS, G7_WEIGHTS,
+            TRACE_PANELS_PER_PANEL, HERMITE, GK15_NODES, GK15_WEIGHTS, G7_WEIGHTS,
         )  # fmt: skip
         area += a
         error += e
