@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._stages import stage_taylor6, stage_value, stage_value_cond
 
@@ -267,7 +267,9 @@ def _panel(A, b, thetas, zs, dzs, n_nodes, ta, za, tb, zb, y0, scale, nodes, wk,
     ztol = 1e-14 * scale
     n = nodes.shape[0]
     fvals = np.empty(2 * n - 1)
-    n_left = (1 if za.real <= 0.0 else 0) + (1 if zb.real <= 0.0 else 0)
+    # ends exactly on the axis (found crossings) count for neither side
+    n_left = (1 if za.real < 0.0 else 0) + (1 if zb.real < 0.0 else 0)
+    n_right = (1 if za.real > 0.0 else 0) + (1 if zb.real > 0.0 else 0)
     kron = 0.0
     gauss = 0.0
     m = 0
@@ -283,6 +285,8 @@ def _panel(A, b, thetas, zs, dzs, n_nodes, ta, za, tb, zb, y0, scale, nodes, wk,
             if z.real <= 0.0:
                 n_left += 1
                 f = -(z.imag - y0) * dz.real
+            else:
+                n_right += 1
             fvals[m] = f
             m += 1
             kron += wk[j] * f
@@ -305,7 +309,7 @@ def _panel(A, b, thetas, zs, dzs, n_nodes, ta, za, tb, zb, y0, scale, nodes, wk,
     if asc != 0.0 and err != 0.0:
         err = asc * min(1.0, (200.0 * err / asc) ** 1.5)
     err = max(err, 50.0 * eps * abs(kron * half))
-    status = 0 if n_left == 2 * n + 1 else (1 if n_left == 0 else 2)
+    status = 0 if n_right == 0 else (1 if n_left == 0 else 2)
     return kron * half, err, status
 
 
@@ -467,10 +471,11 @@ def _group_area(A, b, thetas, zs, T, n_nodes, k0, k1, y0, scale, tol_per_theta, 
             continue
         if used >= budget or top + 2 > cap or tiny:
             return area, np.inf
-        if status == 2 and (za.real <= 0.0) != (zb.real <= 0.0):
+        if status == 2 and za.real * zb.real < 0.0:
             tm, zm, ok = _axis_crossing(A, b, thetas, zs, dzs, n_nodes, ta, za, tb, zb, scale, K, dK)
             if not ok or not (ta < tm < tb):
                 return area, np.inf
+            zm = complex(0.0, zm.imag)  # on the axis, to round-off: neither side
         else:
             tm = 0.5 * (ta + tb)
             if status == 3:
@@ -502,13 +507,14 @@ def component_area(A, b, thetas, zs, dzs, n_nodes, scale, tol, max_panels, group
     a component far from the real axis from cancelling large terms.  Panels are split
     exactly where the curve crosses the axis, so every integrand is smooth.
 
-    The quadrature starts from panels of ``group`` traced steps (in parallel),
-    integrated by Gauss--Kronrod (7, 15) and bisected until their error estimates are
-    below their share (by θ-range) of ``tol`` or of the round-off part below, whichever is
-    larger; a panel whose Kronrod points cannot be found by Newton is bisected too.  To
-    the quadrature error is added the round-off part: rounding the tableau moves ``R`` by about ``2·eps·X``
-    (:func:`rkcore._stages.stage_value_cond`), the boundary by that over ``|R'|``, and
-    the area by ``∮ 2·eps·X/|R'| |dz|``.
+    Each traced step is integrated from the Taylor series of ``z(θ)`` at its ends
+    (:func:`_group_area`); a step whose Hermite estimates disagree goes to Gauss--Kronrod
+    (7, 15), bisected until its error estimate is below its share (by θ-range) of ``tol``
+    or of the round-off part, whichever is larger, and also bisected where its Kronrod
+    points cannot be found by Newton.  To the quadrature error is added the round-off
+    part: rounding the tableau moves ``R`` by about ``2·eps·X``
+    (:func:`rkcore._stages.stage_value_cond`), the boundary by that over ``|R'|``, and the
+    area by ``∮ 2·eps·X/|R'| |dz|``.
 
     Parameters
     ----------
@@ -535,7 +541,7 @@ def component_area(A, b, thetas, zs, dzs, n_nodes, scale, tol, max_panels, group
     total_theta = thetas[n_nodes - 1] - thetas[0]
     T = np.empty((n_nodes, TAYLOR_ORDER + 1), dtype=np.complex128)
     moved = np.zeros(n_nodes)
-    for k in prange(n_nodes):
+    for k in range(n_nodes):
         r = stage_taylor6(A, b, zs[k], np.empty((s, 7), dtype=np.complex128))
         T[k] = curve_taylor(r, np.exp(1j * thetas[k]), zs[k])
         if k % 4 == 0 and k < n_nodes - 1:
@@ -556,7 +562,7 @@ def component_area(A, b, thetas, zs, dzs, n_nodes, scale, tol, max_panels, group
     areas = np.zeros(n_groups)
     errs = np.zeros(n_groups)
     budget = max(max_panels // n_groups, 64)
-    for g in prange(n_groups):
+    for g in range(n_groups):
         areas[g], errs[g] = _group_area(
             A, b, thetas, zs, T, n_nodes, g * group, min((g + 1) * group, n_nodes - 1),
             y0, scale, tol / total_theta, budget, H, nodes, wk, wg,

@@ -10,9 +10,11 @@ minimum modulus principles), and the zeros it contains are counted by how often
 boundary components, started from points inside (the middle of the real stability
 interval, then the zeros of ``R``, eigenvalues of ``A - 1bᵀ``), until the windings add
 up to the degree of ``R``.  Each component is traced in the phase ``θ = arg R`` and its
-share of the area is Green's theorem integrated by adaptive Gauss--Kronrod
-(:mod:`rkcore._boundary`); ``R`` is evaluated by the stage recursion throughout, so
-the cost grows like ``s²`` per point and the accuracy does not degrade with ``s``.
+share of the area is Green's theorem, integrated from the Taylor series of the curve at
+the traced nodes with adaptive Gauss--Kronrod where those do not suffice
+(:mod:`rkcore._boundary`); ``R`` is evaluated by the stage recursion throughout, so the
+cost grows like ``s²`` per point and the accuracy does not degrade with ``s``.  The error
+estimate includes what the rounding of the tableau's entries leaves open.
 
 *Implicit methods, and explicit ones whose boundary cannot be traced: horizontal
 slices* of the rational ``R = P/Q``: for fixed ``y`` the stable set on the line
@@ -102,12 +104,45 @@ class _Component:
         return False
 
 
-def _zeros(A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Zeros of ``R``: ``R(z) = det(I - z(A - 1bᵀ))``, so ``z = 1/μ`` for the eigenvalues ``μ``."""
-    with blas_threads(1):  # small problem: OpenBLAS workers only slow it down
+def _zeros(A: np.ndarray, b: np.ndarray, P: np.ndarray, K, dK) -> np.ndarray:
+    """Zeros of ``R``, each polished by damped Newton on the stage recursion.
+
+    Candidates: ``R(z) = det(I - z(A - 1bᵀ))``, so ``z = 1/μ`` for the eigenvalues ``μ``
+    (poor for large zeros of a non-normal ``A``, where ``μ`` is small), and the companion
+    roots of the coefficients (poor for many stages); the union goes to Newton with
+    backtracking on ``|R|``.  Duplicates are harmless: they only seed the tracing.
+    """
+    with blas_threads(1):  # small problems: OpenBLAS workers only slow them down
         mu = np.linalg.eigvals(A - np.outer(np.ones(b.shape[0]), b))
+        companion = np.empty(0)
+        top = np.flatnonzero(P != 0.0)
+        if 1 <= top[-1] <= 40:  # beyond, the coefficients span too many decades to help
+            with np.errstate(all="ignore"):
+                monic = P[: top[-1] + 1][::-1] / P[top[-1]]
+            if np.all(np.isfinite(monic)):
+                companion = np.roots(monic)
     mu = mu[mu != 0.0]
-    return 1.0 / mu
+    candidates = np.concatenate([1.0 / mu, companion])
+    out = []
+    for z in candidates[np.isfinite(candidates)]:
+        f = abs(stage_value(A, b, z, K, dK)[0])
+        for _ in range(60):
+            if f <= 1e-12:
+                break
+            R, dR = stage_value(A, b, z, K, dK)
+            if dR == 0.0:
+                break
+            step = R / dR
+            for _ in range(30):  # backtrack until |R| decreases
+                f_new = abs(stage_value(A, b, z - step, K, dK)[0])
+                if f_new < f:
+                    break
+                step *= 0.5
+            else:
+                break
+            z, f = z - step, f_new
+        out.append(z)
+    return np.array(out, dtype=np.complex128)
 
 
 def _boundary_point(A, b, seed: complex, direction: complex, scale: float, K, dK) -> complex | None:
@@ -150,21 +185,24 @@ def _explicit_area(t: Tableau, rtol: float, real_interval: float | None) -> tupl
     degree = int(stability_degree(A, b, *np.empty((4, s))))
     if degree == 0:
         return StabilityFigure(np.inf, 0.0, "boundary"), 0.0  # R = 1: every z is stable
-    zeros = _zeros(A, b)
-    zeros = zeros[np.isfinite(zeros)]
     K = np.empty(s, dtype=np.complex128)
     dK = np.empty(s, dtype=np.complex128)
+    zeros = _zeros(A, b, P, K, dK)
+    zeros = zeros[np.isfinite(zeros)]
     if real_interval is None:
         real_interval = real_stability_figure(t).value
     scale = max(1.0, float(np.max(np.abs(zeros), initial=0.0)))
     seeds: list[complex] = []
     if np.isfinite(real_interval) and real_interval > 0.0:
         scale = max(scale, float(real_interval))
-        seeds.append(complex(-0.5 * real_interval, 0.0))
+        middle = complex(-0.5 * real_interval, 0.0)
+        if abs(stage_value(A, b, middle, K, dK)[0]) < 1.0:
+            seeds.append(middle)
     depth = np.array([abs(stage_value(A, b, z, K, dK)[0]) for z in zeros])
     inside = zeros[np.argsort(depth)][np.sort(depth) < 0.5]
     seeds.extend(inside.tolist())
-    reach = max(float(np.max(np.abs(inside), initial=0.0)), abs(seeds[0]) if seeds else 0.0)
+    # every zero lies in the region: a lower bound on its extent (for the slices' check)
+    reach = max(float(np.max(np.abs(zeros), initial=0.0)), abs(seeds[0]) if seeds else 0.0)
 
     components: list[_Component] = []
     wound = 0
@@ -207,6 +245,8 @@ def _explicit_area(t: Tableau, rtol: float, real_interval: float | None) -> tupl
         )  # fmt: skip
         area += a
         error += e
+    if area == 0.0:
+        error = 0.0  # no arc of the boundary in the left half-plane: nothing to integrate
     return StabilityFigure(float(area), float(error), "boundary"), reach
 
 
@@ -346,8 +386,8 @@ def stability_area_figure(
     if not (np.all(np.isfinite(t.A)) and np.all(np.isfinite(t.b))):
         return StabilityFigure(np.nan, np.inf, "boundary")
     fig, reach = _explicit_area(t, rtol, real_interval)
-    if fig.verified(rtol):
-        return fig
+    if np.isfinite(fig.error):
+        return fig  # traced: its error is what the tableau's rounding leaves, slices cannot do better
     # Tracing cannot pass a pinch point (two components touching at a saddle of |R|, as
     # between the lobes of a pure Chebyshev polynomial); slices can, where the
     # coefficients are well conditioned -- the few-stage case.
@@ -359,10 +399,10 @@ def stability_area(tableau: Tableau, rtol: float = 1e-10) -> float:
     """Area of the stability region in the closed left half-plane, ``{z: |R(z)| <= 1, Re z <= 0}``.
 
     Explicit methods: the boundary ``|R| = 1`` is traced component by component and
-    the area is Green's theorem, ``∮ min(Re z, 0) d(Im z)``, by adaptive Gauss--Kronrod
-    quadrature (see the module notes); implicit methods: horizontal slices whose stable
-    lengths come from polynomial roots.  Checked against closed forms (forward Euler:
-    π; ``(1 + z/m)^m``: π m², m up to 200) to about 1e-12 relative.
+    the area is Green's theorem over its arcs in the left half-plane (see the module
+    notes); implicit methods (and few-stage explicit ones with pinch points): horizontal
+    slices whose stable lengths come from polynomial roots.  Checked against closed forms
+    (forward Euler: π; ``(1 + z/m)^m``: π m², m up to 200) to about 1e-12 relative.
 
     Parameters
     ----------

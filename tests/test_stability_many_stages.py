@@ -155,6 +155,21 @@ def test_the_same_polynomial_from_a_well_conditioned_tableau_is_verified():
         assert real_stability_interval(t) == pytest.approx(800.0, rel=REL)
 
 
+def test_area_finds_every_component():
+    # Euler steps h and h/100: R = (1 + z)(1 + z/100), two separate near-disks at -1 and -100
+    t = rkcore.Tableau(A=[[0.0, 0.0], [1.0, 0.0]], b=[1.0, 0.01])
+    fig = stability_area_figure(t)
+    assert fig.verified(1e-10)
+    grid = 0.0
+    for x0, x1, half in ((-2.1, 0.0, 1.1), (-101.2, -98.8, 1.2)):
+        x = np.linspace(x0, x1, 2001)
+        y = np.linspace(-half, half, 2001)
+        inside = np.abs(stability_function(t, x[None, :] + 1j * y[:, None])) <= 1.0
+        grid += inside.sum() * (x[1] - x[0]) * (y[1] - y[0])
+    assert fig.value == pytest.approx(grid, rel=2e-3)
+    assert fig.value > 6.0  # both components (each about π)
+
+
 def test_area_with_pinch_points_uses_slices_or_says_unverified():
     # T_s(1 + z/s²): the lobes touch at saddles of |R|, where the boundary cannot be traced
     few = stability_area_figure(chebyshev_tableau(3))
