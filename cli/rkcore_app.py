@@ -190,13 +190,22 @@ def _number(x: Any, error: Any = None) -> str:
     return f"{x:.{digits}g}"
 
 
+_TINY = 1e-290
+"""Below this a float64 has lost relative precision to underflow (it is within 2^52 of the
+subnormal range): such coefficients -- the top ones of a many-stage method -- are not printed."""
+
+
 def _polynomial(coefficients: Any) -> str:
     """``1 + z + 0.5 z^2 + ...`` from ascending coefficients."""
     if coefficients is None:
         return "?"
     terms = []
+    hidden = 0
     for k, a in enumerate(coefficients):
         a = float(a)
+        if hidden or 0.0 < abs(a) < _TINY:
+            hidden += 1  # from the first underflowing coefficient on, zeros are underflow too
+            continue
         if a == 0.0:
             continue
         power = "" if k == 0 else ("z" if k == 1 else f"z^{k}")
@@ -205,6 +214,8 @@ def _polynomial(coefficients: Any) -> str:
             coef = ""
         body = f"{coef} {power}".strip()
         terms.append(("- " if a < 0 else "+ ") + body)
+    if hidden:
+        terms.append(f"+ ... ({hidden} further coefficients below {_TINY:g}, not representable accurately)")
     text = " ".join(terms) or "0"
     return text[2:] if text.startswith("+ ") else text
 

@@ -47,14 +47,22 @@ import numpy as np
 from numba import njit
 
 from ._axis_limits import WALK_OK, axis_walk, imaginary_axis_cuts, real_axis_cuts
-from ._polyroots import real_roots
-from ._stages import horner_noise, horner_trusted, r_values
+from ._root_limits import (
+    imag_error,
+    imag_interval,
+    imag_side,
+    real_error,
+    real_interval,
+    real_side,
+    roots_adequate,
+)
+from ._stages import horner_trusted, r_values
 from .errors import RKInputError, TableauError
 from .order import _check_tableau
 from .tableau import Tableau
 
-# ---------------------------------------------------------------------------- compiled cores
-# eps is written as a literal inside the kernels: numba freezes module globals at compile time.
+# ---------------------------------------------------------------------------- compiled core
+# eps is written as a literal inside the kernel: numba freezes module globals at compile time.
 
 
 @njit(cache=True)
@@ -97,205 +105,6 @@ def _stability_poly(A, b, v, vabs, w, wabs, P, Perr):
             for i in range(s):
                 v[i] = w[i]
                 vabs[i] = wabs[i]
-
-
-@njit(cache=True)
-def _unstable_at(P, Q, Perr, Qerr, x, y):
-    """True when ``|R(x + iy)| > 1`` beyond the evaluation's own round-off."""
-    eps = 2.220446049250313e-16
-    z = complex(x, y)
-    az = abs(z)
-    m = P.shape[0] - 1
-    pv = 0j
-    qv = 0j
-    noise = 0.0
-    for k in range(m, -1, -1):
-        pv = pv * z + P[k]
-        qv = qv * z + Q[k]
-        noise = noise * az + Perr[k] + Qerr[k] + 4.0 * (m + 1) * eps * (abs(P[k]) + abs(Q[k]))
-    return abs(pv) - abs(qv) > 1e-14 * abs(qv) + noise
-
-
-@njit(cache=True)
-def _real_interval(P, Q, Perr, Qerr):
-    """Largest β with ``|R(x)| <= 1`` on ``[-β, 0]`` (``inf`` when unbounded, NaN for non-finite input)."""
-    eps = 2.220446049250313e-16
-    if not (np.all(np.isfinite(P)) and np.all(np.isfinite(Q))):
-        return np.nan
-    m = P.shape[0] - 1
-    D = P[1:] - Q[1:]  # P - Q vanishes at 0 (P0 = Q0 = 1): divide by x exactly
-    S = P + Q
-    Derr = Perr[1:] + Qerr[1:] + eps * (np.abs(P[1:]) + np.abs(Q[1:]))
-    Serr = Perr + Qerr + eps * (np.abs(P) + np.abs(Q))
-    r1 = real_roots(D, Derr, -np.inf, 0.0)
-    r2 = real_roots(S, Serr, -np.inf, 0.0)
-    cand = np.empty(r1.shape[0] + r2.shape[0])
-    cnt = 0
-    for r in (r1, r2):
-        for x in r:
-            if x < 0.0:
-                cand[cnt] = -x
-                cnt += 1
-    cand = np.sort(cand[:cnt])
-    prev = 0.0
-    for t in cand:
-        if t <= prev:
-            continue
-        if _unstable_at(P, Q, Perr, Qerr, -0.5 * (prev + t), 0.0):
-            return prev
-        prev = t
-    probe = 2.0 * prev if prev > 0.0 else 1.0
-    if m > 0 and _unstable_at(P, Q, Perr, Qerr, -probe, 0.0):
-        return prev
-    return np.inf
-
-
-@njit(cache=True)
-def _imag_polynomial(P, Q, Perr, Qerr):
-    """Coefficients of ``F(w) = |P(iy)|² - |Q(iy)|²`` in ``w = y²`` and their bounds, shape (m + 1,)."""
-    eps = 2.220446049250313e-16
-    m = P.shape[0] - 1
-    F = np.zeros(m + 1)
-    Ferr = np.zeros(m + 1)
-    for n2 in range(m + 1):
-        n = 2 * n2
-        acc = 0.0
-        err = 0.0
-        mag = 0.0
-        for j in range(max(0, n - m), min(n, m) + 1):
-            k = n - j
-            # Re(i^j conj(i^k)) = i^(j-k) with j - k even: +1 or -1
-            sgn = 1.0 if (j - k) % 4 == 0 else -1.0
-            acc += sgn * (P[j] * P[k] - Q[j] * Q[k])
-            mag += abs(P[j] * P[k]) + abs(Q[j] * Q[k])
-            err += Perr[j] * abs(P[k]) + abs(P[j]) * Perr[k] + Perr[j] * Perr[k]
-            err += Qerr[j] * abs(Q[k]) + abs(Q[j]) * Qerr[k] + Qerr[j] * Qerr[k]
-        F[n2] = acc
-        Ferr[n2] = 2.0 * err + 4.0 * (n + 2) * eps * mag
-    return F, Ferr
-
-
-@njit(cache=True)
-def _imag_interval(P, Q, Perr, Qerr):
-    """Largest β with ``|R(iy)| <= 1`` on ``[0, β]`` (0 if unstable right above 0, ``inf`` if never)."""
-    if not (np.all(np.isfinite(P)) and np.all(np.isfinite(Q))):
-        return np.nan
-    F, Ferr = _imag_polynomial(P, Q, Perr, Qerr)
-    m = F.shape[0] - 1
-    lo = 1  # F[0] = |P0|² - |Q0|² = 0
-    while lo <= m and abs(F[lo]) <= Ferr[lo]:
-        lo += 1
-    if lo > m:
-        return np.inf  # |R(iy)| = 1 on the whole axis (e.g. Gauss methods)
-    if F[lo] > 0.0:
-        return 0.0
-    roots = real_roots(F[1:], Ferr[1:], 0.0, np.inf)
-    cand = np.empty(roots.shape[0])
-    cnt = 0
-    for w in roots:
-        if w > 0.0:
-            cand[cnt] = np.sqrt(w)
-            cnt += 1
-    cand = np.sort(cand[:cnt])
-    prev = 0.0
-    for t in cand:
-        if t <= prev:
-            continue
-        if _unstable_at(P, Q, Perr, Qerr, 0.0, 0.5 * (prev + t)):
-            return prev
-        prev = t
-    probe = 2.0 * prev if prev > 0.0 else 1.0
-    if _unstable_at(P, Q, Perr, Qerr, 0.0, probe):
-        return prev
-    return np.inf
-
-
-@njit(cache=True)
-def _horner_d(c, z):
-    """Value and derivative of the ascending polynomial ``c`` at ``z`` (complex)."""
-    f = 0j
-    df = 0j
-    for k in range(c.shape[0] - 1, -1, -1):
-        df = df * z + f
-        f = f * z + c[k]
-    return f, df
-
-
-@njit(cache=True)
-def _real_side(P, Q, Perr, Qerr):
-    """Just left of 0: +1 if ``|R(x)| > 1``, -1 if ``|R(x)| < 1``, 0 if ``R = 1`` to round-off.
-
-    Read from the lowest non-negligible coefficient of ``P - Q`` (``R(x) - 1`` near 0):
-    the Taylor coefficients at 0 are well conditioned whatever the stage count.
-    """
-    eps = 2.220446049250313e-16
-    for k in range(1, P.shape[0]):
-        d = P[k] - Q[k]
-        if abs(d) > Perr[k] + Qerr[k] + eps * (abs(P[k]) + abs(Q[k])):
-            sgn = d if k % 2 == 0 else -d
-            return 1 if sgn > 0.0 else -1
-    return 0
-
-
-@njit(cache=True)
-def _imag_side(P, Q, Perr, Qerr):
-    """Just above 0 on the imaginary axis: +1 unstable, -1 stable, 0 if ``|R(iy)| = 1`` to round-off."""
-    F, Ferr = _imag_polynomial(P, Q, Perr, Qerr)
-    for k in range(1, F.shape[0]):
-        if abs(F[k]) > Ferr[k]:
-            return 1 if F[k] > 0.0 else -1
-    return 0
-
-
-@njit(cache=True)
-def _real_error(P, Q, Perr, Qerr, beta):
-    """Error estimate of a root-based real limit ``β``: inf when it cannot be trusted.
-
-    0 is exact when :func:`_real_side` says unstable; ``inf`` is exact only when
-    ``R = 1`` to round-off (explicit) or the caller accepts it (implicit).  A finite
-    ``β`` is a root of ``P ∓ Q``; its error is Horner's bound there over the slope.
-    """
-    eps = 2.220446049250313e-16
-    if np.isnan(beta):
-        return np.inf
-    if beta == 0.0:
-        return 0.0 if _real_side(P, Q, Perr, Qerr) == 1 else np.inf
-    if np.isinf(beta):
-        return 0.0 if _real_side(P, Q, Perr, Qerr) == 0 else np.inf
-    x = complex(-beta, 0.0)
-    p, dp = _horner_d(P, x)
-    q, dq = _horner_d(Q, x)
-    sigma = 1.0 if p.real * q.real > 0.0 else -1.0
-    slope = abs(dp.real - sigma * dq.real)
-    noise = horner_noise(P, Perr, beta) + horner_noise(Q, Qerr, beta)
-    if slope == 0.0:
-        return np.inf
-    return noise / slope + 2.0 * eps * beta
-
-
-@njit(cache=True)
-def _imag_error(P, Q, Perr, Qerr, beta):
-    """Error estimate of a root-based imaginary limit ``β`` (see :func:`_real_error`)."""
-    eps = 2.220446049250313e-16
-    if np.isnan(beta):
-        return np.inf
-    side = _imag_side(P, Q, Perr, Qerr)
-    if beta == 0.0:
-        return 0.0 if side == 1 else np.inf
-    if np.isinf(beta):
-        return 0.0 if side == 0 else np.inf
-    z = complex(0.0, beta)
-    p, dp = _horner_d(P, z)
-    q, dq = _horner_d(Q, z)
-    # d/dy |P(iy)|² = 2 Re(conj(P) P'(iy) i)
-    slope = abs(2.0 * (p.conjugate() * dp * 1j).real - 2.0 * (q.conjugate() * dq * 1j).real)
-    npn = horner_noise(P, Perr, beta)
-    nqn = horner_noise(Q, Qerr, beta)
-    noise = 2.0 * abs(p) * npn + npn * npn + 2.0 * abs(q) * nqn + nqn * nqn
-    noise += 4.0 * eps * (abs(p) ** 2 + abs(q) ** 2)
-    if slope == 0.0:
-        return np.inf
-    return noise / slope + 2.0 * eps * beta
 
 
 # ---------------------------------------------------------------------------- coefficients
@@ -475,21 +284,6 @@ def _check_rtol(rtol: float) -> float:
     return rtol
 
 
-@njit(cache=True)
-def _roots_adequate(P, Perr, value, error, fast_rtol):
-    """Whether a root-based limit needs no second opinion from the stage recursion.
-
-    Yes when its error estimate is within ``fast_rtol``, or when Horner's rule is accurate
-    (:func:`rkcore._stages.horner_trusted`) out to the limit: then a large estimate only
-    reflects a flat crossing, which the stage recursion cannot sharpen.
-    """
-    if error == 0.0:
-        return not np.isnan(value)
-    if not np.isfinite(value):
-        return False
-    return error <= fast_rtol * abs(value) or horner_trusted(P, Perr, value)
-
-
 def _choose(fast: StabilityFigure, adequate: bool, slow) -> StabilityFigure:
     """The root-based figure if adequate, else the stage-recursion one if that is better."""
     if adequate:
@@ -502,7 +296,7 @@ def _stages_real(A: np.ndarray, b: np.ndarray, P: np.ndarray, Perr: np.ndarray) 
     zero = np.zeros_like(P)
     Q = zero.copy()
     Q[0] = 1.0
-    side = _real_side(P, Q, Perr, zero)
+    side = real_side(P, Q, Perr, zero)
     if side == 1:
         return StabilityFigure(0.0, 0.0, "stages")
     if side == 0:
@@ -515,7 +309,7 @@ def _stages_imag(A: np.ndarray, b: np.ndarray, P: np.ndarray, Perr: np.ndarray) 
     zero = np.zeros_like(P)
     Q = zero.copy()
     Q[0] = 1.0
-    side = _imag_side(P, Q, Perr, zero)
+    side = imag_side(P, Q, Perr, zero)
     if side == 1:
         return StabilityFigure(0.0, 0.0, "stages")
     if side == 0:
@@ -530,7 +324,7 @@ def explicit_limits(
     """Real and imaginary figures of one explicit tableau from its root-based limits.
 
     ``fast_real``/``fast_imag`` are the root-based values (NaN: not wanted); each is
-    kept when :func:`_roots_adequate`, else recomputed by the stage recursion (and the
+    kept when :func:`rkcore._root_limits.roots_adequate`, else recomputed by the stage recursion (and the
     better-estimated of the two is returned).  Shared by the single-tableau functions
     and the batches.
     """
@@ -542,12 +336,12 @@ def explicit_limits(
     nan = StabilityFigure(np.nan, np.inf, "roots")
     real = imag = nan
     if not np.isnan(fast_real):
-        fast = StabilityFigure(fast_real, float(_real_error(P, Q, Perr, zero, fast_real)), "roots")
-        ok = _roots_adequate(P, Perr, fast.value, fast.error, FAST_PATH_RTOL)
+        fast = StabilityFigure(fast_real, float(real_error(P, Q, Perr, zero, fast_real)), "roots")
+        ok = roots_adequate(P, Perr, fast.value, fast.error, FAST_PATH_RTOL)
         real = _choose(fast, ok, lambda: _stages_real(A, b, P, Perr))
     if not np.isnan(fast_imag):
-        fast = StabilityFigure(fast_imag, float(_imag_error(P, Q, Perr, zero, fast_imag)), "roots")
-        ok = _roots_adequate(P, Perr, fast.value, fast.error, FAST_PATH_RTOL)
+        fast = StabilityFigure(fast_imag, float(imag_error(P, Q, Perr, zero, fast_imag)), "roots")
+        ok = roots_adequate(P, Perr, fast.value, fast.error, FAST_PATH_RTOL)
         imag = _choose(fast, ok, lambda: _stages_imag(A, b, P, Perr))
     return real, imag
 
@@ -571,7 +365,7 @@ def _figure(tableau: Tableau, method: str, axis: str) -> StabilityFigure:
     if method == "stages":
         stages = _stages_real if real else _stages_imag
         return stages(np.ascontiguousarray(t.A), np.ascontiguousarray(t.b), c.numerator, c.numerator_err)
-    beta = float(_real_interval(*args) if real else _imag_interval(*args))
+    beta = float(real_interval(*args) if real else imag_interval(*args))
     if t.is_explicit and method == "auto":
         both = explicit_limits(
             t.A, t.b, c.numerator, c.numerator_err, beta if real else np.nan, np.nan if real else beta
@@ -579,7 +373,7 @@ def _figure(tableau: Tableau, method: str, axis: str) -> StabilityFigure:
         return both[0] if real else both[1]
     if np.isinf(beta) and not t.is_explicit:
         return StabilityFigure(beta, 0.0, "roots")  # A-stable: read off the coefficients as before
-    err = _real_error(*args, beta) if real else _imag_error(*args, beta)
+    err = real_error(*args, beta) if real else imag_error(*args, beta)
     return StabilityFigure(beta, float(err), "roots")
 
 

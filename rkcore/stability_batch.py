@@ -3,7 +3,7 @@
 The training loop scores thousands of few-stage candidates, so the batch runs the
 root-based limits of :mod:`rkcore.stability` compiled and in parallel, together with
 their error estimates; only the candidates for which these are not adequate
-(:func:`rkcore.stability._roots_adequate`: many stages, very large regions) are redone
+(:func:`rkcore._root_limits.roots_adequate`: many stages, very large regions) are redone
 one by one by the stage recursion.  Results are identical to the single-tableau
 functions.
 """
@@ -15,20 +15,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from ._root_limits import imag_error, imag_interval, real_error, real_interval, roots_adequate
 from ._stages import abs_r_grid
 from .errors import RKInputError
 from .order import _as_batch
-from .stability import (
-    FAST_PATH_RTOL,
-    _check_rtol,
-    _imag_error,
-    _imag_interval,
-    _real_error,
-    _real_interval,
-    _roots_adequate,
-    _stability_poly,
-    explicit_limits,
-)
+from .stability import FAST_PATH_RTOL, _check_rtol, _stability_poly, explicit_limits
 
 
 @njit(parallel=True, cache=True)
@@ -47,13 +38,13 @@ def _intervals_batch_kernel(P, Perr, Q, Qerr, want_real, want_imag, fast_rtol, o
     """
     for k in prange(P.shape[0]):
         if want_real:
-            out[0, k] = _real_interval(P[k], Q, Perr[k], Qerr)
-            out[2, k] = _real_error(P[k], Q, Perr[k], Qerr, out[0, k])
-            adequate[0, k] = _roots_adequate(P[k], Perr[k], out[0, k], out[2, k], fast_rtol)
+            out[0, k] = real_interval(P[k], Q, Perr[k], Qerr)
+            out[2, k] = real_error(P[k], Q, Perr[k], Qerr, out[0, k])
+            adequate[0, k] = roots_adequate(P[k], Perr[k], out[0, k], out[2, k], fast_rtol)
         if want_imag:
-            out[1, k] = _imag_interval(P[k], Q, Perr[k], Qerr)
-            out[3, k] = _imag_error(P[k], Q, Perr[k], Qerr, out[1, k])
-            adequate[1, k] = _roots_adequate(P[k], Perr[k], out[1, k], out[3, k], fast_rtol)
+            out[1, k] = imag_interval(P[k], Q, Perr[k], Qerr)
+            out[3, k] = imag_error(P[k], Q, Perr[k], Qerr, out[1, k])
+            adequate[1, k] = roots_adequate(P[k], Perr[k], out[1, k], out[3, k], fast_rtol)
 
 
 class StabilitySummary(NamedTuple):
