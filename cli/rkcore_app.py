@@ -12,6 +12,7 @@ listed in ``rkcore --help`` (:data:`cli.common.EXIT_STATUS`).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import typer
@@ -33,6 +34,7 @@ from cli.common import (
     VersionFlag,
     check_output_path,
     exit_status_epilog,
+    fail,
     handles_user_errors,
     load_tableaux,
     to_json,
@@ -99,18 +101,38 @@ def analyze_command(
 
     Give tableau JSON files, library methods (--method rk4), or both.  With --json
     the output is one JSON object for one tableau and a JSON list for several
-    (non-finite numbers are written as null).
+    (non-finite numbers are written as null).  Stability figures are printed to the
+    digits their error estimates support; a figure that cannot be verified is not
+    printed, and the command then ends with a one-line error and exit status 1.
     """
     tableaux = load_tableaux(files, method)
     reports = [rkcore.analyze(t).to_dict() for t in tableaux]
     if json_output:
         typer.echo(to_json(reports[0] if len(reports) == 1 else reports))
-        return
-    console = Console()
-    for i, (tableau, report) in enumerate(zip(tableaux, reports, strict=True)):
-        if i:
-            console.print()
-        _print_report(console, tableau, report)
+    else:
+        console = Console()
+        for i, (tableau, report) in enumerate(zip(tableaux, reports, strict=True)):
+            if i:
+                console.print()
+            _print_report(console, tableau, report)
+    unverified = [
+        f"{report.get('name') or tableau.name or '(unnamed)'}: "
+        + ", ".join(_FIGURE_LABELS.get(key, key) for key in report["unverified"])
+        for tableau, report in zip(tableaux, reports, strict=True)
+        if report.get("unverified")
+    ]
+    if unverified:
+        fail(
+            "stability figures could not be verified in floating point (see the notes): "
+            + "; ".join(unverified)
+        )
+
+
+_FIGURE_LABELS = {
+    "real_stability_interval": "real stability interval",
+    "imaginary_stability_interval": "imaginary stability interval",
+    "stability_area": "stability area",
+}
 
 
 def _print_report(console: Console, tableau: rkcore.Tableau, report: dict[str, Any]) -> None:
@@ -143,20 +165,48 @@ def _print_report(console: Console, tableau: rkcore.Tableau, report: dict[str, A
         numerator = _polynomial(report.get("stability_numerator"))
         denominator = _polynomial(report.get("stability_denominator"))
         summary.add_row("stability function", f"R(z) = ({numerator}) / ({denominator})")
-    real = _number(report["real_stability_interval"])
-    summary.add_row("real stability interval", f"[-{real}, 0]")
+    unverified = set(report.get("unverified", ()))
+    errors = report.get("stability_errors") or {}
+
+    def figure(key: str) -> str | None:
+        """The figure to its verified digits; None when it was not verified."""
+        if key in unverified:
+            return None
+        return _number(report[key], errors.get(key))
+
+    real = figure("real_stability_interval")
+    summary.add_row("real stability interval", "not verified" if real is None else f"[-{real}, 0]")
     imag = report["imaginary_stability_interval"]
-    imag_text = "0 (no stable segment)" if imag == 0 else f"[-{_number(imag)}i, {_number(imag)}i]"
+    imag_num = figure("imaginary_stability_interval")
+    if imag_num is None:
+        imag_text = "not verified"
+    elif imag == 0:
+        imag_text = "0 (no stable segment)"
+    else:
+        imag_text = f"[-{imag_num}i, {imag_num}i]"
     summary.add_row("imaginary stability interval", imag_text)
-    summary.add_row("stability area (Re z <= 0)", _number(report["stability_area"]))
+    area = figure("stability_area")
+    summary.add_row("stability area (Re z <= 0)", "not verified" if area is None else area)
     for note in report.get("notes", ()):
         summary.add_row("note", escape(note))
     console.print(summary, highlight=False)
 
 
-def _number(x: Any) -> str:
+def _number(x: Any, error: Any = None) -> str:
+    """``x`` to 10 significant digits, or fewer when its estimated absolute ``error`` says so."""
     # analyze() writes unbounded intervals and areas as None (JSON has no infinity).
-    return "unbounded" if x is None else f"{float(x):.10g}"
+    if x is None:
+        return "unbounded"
+    x = float(x)
+    digits = 10
+    if error is not None and error > 0.0 and x != 0.0:
+        digits = int(min(10, max(1, math.floor(-math.log10(float(error) / abs(x))))))
+    return f"{x:.{digits}g}"
+
+
+_TINY = 1e-290
+"""Below this a float64 has lost relative precision to underflow (it is within 2^52 of the
+subnormal range): such coefficients -- the top ones of a many-stage method -- are not printed."""
 
 
 def _polynomial(coefficients: Any) -> str:
@@ -164,8 +214,12 @@ def _polynomial(coefficients: Any) -> str:
     if coefficients is None:
         return "?"
     terms = []
+    hidden = 0
     for k, a in enumerate(coefficients):
         a = float(a)
+        if hidden or 0.0 < abs(a) < _TINY:
+            hidden += 1  # from the first underflowing coefficient on, zeros are underflow too
+            continue
         if a == 0.0:
             continue
         power = "" if k == 0 else ("z" if k == 1 else f"z^{k}")
@@ -174,6 +228,8 @@ def _polynomial(coefficients: Any) -> str:
             coef = ""
         body = f"{coef} {power}".strip()
         terms.append(("- " if a < 0 else "+ ") + body)
+    if hidden:
+        terms.append(f"+ ... ({hidden} further coefficients below {_TINY:g}, not representable accurately)")
     text = " ".join(terms) or "0"
     return text[2:] if text.startswith("+ ") else text
 

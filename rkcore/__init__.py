@@ -21,7 +21,7 @@ from .library import LIBRARY, method, methods  # noqa: E402
 
 __all__ += ["LIBRARY", "method", "methods"]
 
-# --- analysis (rkcore/order.py, rkcore/stability.py)
+# --- analysis (rkcore/order.py, rkcore/stability.py, rkcore/stability_batch.py, rkcore/stability_region.py)
 from .analysis import Analysis, analyze, butcher_layout  # noqa: E402
 from .order import (  # noqa: E402
     FailedCondition,
@@ -38,19 +38,24 @@ from .order import (  # noqa: E402
 from .plotting import plot_stability_regions  # noqa: E402
 from .stability import (  # noqa: E402
     StabilityCoefficients,
-    StabilitySummary,
+    StabilityFigure,
+    imaginary_stability_figure,
     imaginary_stability_interval,
-    imaginary_stability_interval_batch,
+    real_stability_figure,
     real_stability_interval,
-    real_stability_interval_batch,
     stability_function,
     stability_function_coefficients,
-    stability_grid,
     stability_polynomial,
+)
+from .stability_batch import (  # noqa: E402
+    StabilitySummary,
+    imaginary_stability_interval_batch,
+    real_stability_interval_batch,
+    stability_grid,
     stability_polynomial_batch,
     stability_summary_batch,
 )
-from .stability_region import stability_area  # noqa: E402
+from .stability_region import stability_area, stability_area_figure  # noqa: E402
 from .trees import Tree, TreeTable, rooted_trees, tree_table, trees_of_order  # noqa: E402
 
 __all__ += ["Tree", "TreeTable", "rooted_trees", "trees_of_order", "tree_table"]
@@ -68,13 +73,17 @@ __all__ += [
 ]
 __all__ += [
     "StabilityCoefficients",
+    "StabilityFigure",
     "StabilitySummary",
     "stability_polynomial",
     "stability_function",
     "stability_function_coefficients",
     "real_stability_interval",
     "imaginary_stability_interval",
+    "real_stability_figure",
+    "imaginary_stability_figure",
     "stability_area",
+    "stability_area_figure",
     "stability_grid",
     "stability_polynomial_batch",
     "real_stability_interval_batch",

@@ -600,7 +600,7 @@ def evaluate(
     Evaluation
     """
     from .calibration import make_plan
-    from .stability import real_stability_interval_batch
+    from .stability_batch import real_stability_interval_batch
 
     weights = Weights() if weights is None else weights
     if not isinstance(weights, Weights):

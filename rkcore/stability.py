@@ -6,28 +6,37 @@ method ``R`` is the polynomial ``Σ_k p_k z^k`` with ``p_0 = 1`` and
 ``p_k = b·A^(k-1)·1``; for an implicit method it is the rational function
 ``P(z)/Q(z)`` with ``P(z) = det(I - zA + z 1bᵀ)`` and ``Q(z) = det(I - zA)``.
 
-Everything below works on the ascending coefficient vectors ``P, Q`` of
-length ``s + 1`` together with a *round-off bound* for every coefficient.  A
-coefficient no larger than its bound is treated as zero: an order-2 method
-stored in floating point has ``Σb·c = 0.49999999999999994``, and the exact
-method's tangency at ``z = 0`` must not turn into a spurious root at 1e-8.
+Two ways to the stability limits, and every result carries an error estimate:
 
-Stability limits are found from polynomial roots, never by sampling:
-
-* real axis: ``|R(x)| = 1`` where ``P - Q = 0`` or ``P + Q = 0``; every real
+* **Roots of the coefficients** (the fast path, used first).  The ascending
+  vectors ``P, Q`` come with a *round-off bound* for every coefficient; a
+  coefficient no larger than its bound is treated as zero (an order-2 method
+  stored in floating point has ``Σb·c = 0.49999999999999994``, and the exact
+  method's tangency at ``z = 0`` must not turn into a spurious root at 1e-8).
+  Real axis: ``|R(x)| = 1`` where ``P - Q = 0`` or ``P + Q = 0``; every real
   negative root is a candidate boundary, the gaps between them are checked at
-  their midpoints, and the first unstable gap ends the interval.  Real roots
-  come from :func:`rkcore._polyroots.real_roots` (isolated through the
-  derivatives, polished by safeguarded Newton; no eigenvalues).
-* imaginary axis: ``|P(iy)|² - |Q(iy)|²`` is a polynomial in ``w = y²`` that
-  vanishes at ``w = 0``; the sign of its lowest non-negligible coefficient says
-  whether the axis near 0 is stable (0 is returned otherwise, as nodepy does for
-  forward Euler and two-stage second-order methods), and its positive roots are
-  the candidates scanned as on the real axis.
+  their midpoints, and the first unstable gap ends the interval (real roots from
+  :func:`rkcore._polyroots.real_roots`: isolated through the derivatives, polished
+  by safeguarded Newton).  Imaginary axis: ``|P(iy)|² - |Q(iy)|²`` is a polynomial
+  in ``w = y²`` that vanishes at ``w = 0``; the sign of its lowest non-negligible
+  coefficient says whether the axis near 0 is stable (0 is returned otherwise, as
+  nodepy does for forward Euler and two-stage second-order methods), and its
+  positive roots are scanned as on the real axis.  The error estimate of a limit
+  ``β`` is Horner's round-off bound at ``|z| = β`` divided by the slope there.
+* **The stage recursion** (explicit methods whose fast-path estimate is not within
+  1e-11 relative while Horner's rule is inaccurate out to the limit).  Monomial
+  coefficients of a many-stage method span hundreds of decades and Horner's rule
+  cancels catastrophically far from 0 (``(1 + z/s)^s`` at ``z = -2s`` sums terms up to
+  ``3^s``), so :mod:`rkcore._axis_limits` finds the crossings as eigenvalues of
+  matrices made of tableau entries and checks and polishes them with ``R`` evaluated
+  by forward substitution (:mod:`rkcore._stages`), which is backward stable in the
+  tableau.
 
-The batch functions run the same compiled code for many explicit tableaux in
-parallel (numba ``prange`` over candidates).  The region's area is in
-:mod:`rkcore.stability_region`.
+A figure whose error estimate exceeds the requested relative tolerance is not
+returned as a number: the scalar functions return NaN, and :func:`rkcore.analyze`
+says why.  The batch functions (:mod:`rkcore.stability_batch`) run the fast path
+compiled and in parallel and take the second path only for the candidates that
+need it.  The region's area is in :mod:`rkcore.stability_region`.
 """
 
 from __future__ import annotations
@@ -35,15 +44,25 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._polyroots import real_roots
+from ._axis_limits import WALK_OK, axis_walk, imaginary_axis_cuts, real_axis_cuts
+from ._root_limits import (
+    imag_error,
+    imag_interval,
+    imag_side,
+    real_error,
+    real_interval,
+    real_side,
+    roots_adequate,
+)
+from ._stages import horner_trusted, r_values
 from .errors import RKInputError, TableauError
-from .order import _as_batch, _check_tableau
+from .order import _check_tableau
 from .tableau import Tableau
 
-# ---------------------------------------------------------------------------- compiled cores
-# eps is written as a literal inside the kernels: numba freezes module globals at compile time.
+# ---------------------------------------------------------------------------- compiled core
+# eps is written as a literal inside the kernel: numba freezes module globals at compile time.
 
 
 @njit(cache=True)
@@ -86,151 +105,6 @@ def _stability_poly(A, b, v, vabs, w, wabs, P, Perr):
             for i in range(s):
                 v[i] = w[i]
                 vabs[i] = wabs[i]
-
-
-@njit(cache=True)
-def _unstable_at(P, Q, Perr, Qerr, x, y):
-    """True when ``|R(x + iy)| > 1`` beyond the evaluation's own round-off."""
-    eps = 2.220446049250313e-16
-    z = complex(x, y)
-    az = abs(z)
-    m = P.shape[0] - 1
-    pv = 0j
-    qv = 0j
-    noise = 0.0
-    for k in range(m, -1, -1):
-        pv = pv * z + P[k]
-        qv = qv * z + Q[k]
-        noise = noise * az + Perr[k] + Qerr[k] + 4.0 * (m + 1) * eps * (abs(P[k]) + abs(Q[k]))
-    return abs(pv) - abs(qv) > 1e-14 * abs(qv) + noise
-
-
-@njit(cache=True)
-def _real_interval(P, Q, Perr, Qerr):
-    """Largest β with ``|R(x)| <= 1`` on ``[-β, 0]`` (``inf`` when unbounded, NaN for non-finite input)."""
-    eps = 2.220446049250313e-16
-    if not (np.all(np.isfinite(P)) and np.all(np.isfinite(Q))):
-        return np.nan
-    m = P.shape[0] - 1
-    D = P[1:] - Q[1:]  # P - Q vanishes at 0 (P0 = Q0 = 1): divide by x exactly
-    S = P + Q
-    Derr = Perr[1:] + Qerr[1:] + eps * (np.abs(P[1:]) + np.abs(Q[1:]))
-    Serr = Perr + Qerr + eps * (np.abs(P) + np.abs(Q))
-    r1 = real_roots(D, Derr, -np.inf, 0.0)
-    r2 = real_roots(S, Serr, -np.inf, 0.0)
-    cand = np.empty(r1.shape[0] + r2.shape[0])
-    cnt = 0
-    for r in (r1, r2):
-        for x in r:
-            if x < 0.0:
-                cand[cnt] = -x
-                cnt += 1
-    cand = np.sort(cand[:cnt])
-    prev = 0.0
-    for t in cand:
-        if t <= prev:
-            continue
-        if _unstable_at(P, Q, Perr, Qerr, -0.5 * (prev + t), 0.0):
-            return prev
-        prev = t
-    probe = 2.0 * prev if prev > 0.0 else 1.0
-    if m > 0 and _unstable_at(P, Q, Perr, Qerr, -probe, 0.0):
-        return prev
-    return np.inf
-
-
-@njit(cache=True)
-def _imag_polynomial(P, Q, Perr, Qerr):
-    """Coefficients of ``F(w) = |P(iy)|² - |Q(iy)|²`` in ``w = y²`` and their bounds, shape (m + 1,)."""
-    eps = 2.220446049250313e-16
-    m = P.shape[0] - 1
-    F = np.zeros(m + 1)
-    Ferr = np.zeros(m + 1)
-    for n2 in range(m + 1):
-        n = 2 * n2
-        acc = 0.0
-        err = 0.0
-        mag = 0.0
-        for j in range(max(0, n - m), min(n, m) + 1):
-            k = n - j
-            # Re(i^j conj(i^k)) = i^(j-k) with j - k even: +1 or -1
-            sgn = 1.0 if (j - k) % 4 == 0 else -1.0
-            acc += sgn * (P[j] * P[k] - Q[j] * Q[k])
-            mag += abs(P[j] * P[k]) + abs(Q[j] * Q[k])
-            err += Perr[j] * abs(P[k]) + abs(P[j]) * Perr[k] + Perr[j] * Perr[k]
-            err += Qerr[j] * abs(Q[k]) + abs(Q[j]) * Qerr[k] + Qerr[j] * Qerr[k]
-        F[n2] = acc
-        Ferr[n2] = 2.0 * err + 4.0 * (n + 2) * eps * mag
-    return F, Ferr
-
-
-@njit(cache=True)
-def _imag_interval(P, Q, Perr, Qerr):
-    """Largest β with ``|R(iy)| <= 1`` on ``[0, β]`` (0 if unstable right above 0, ``inf`` if never)."""
-    if not (np.all(np.isfinite(P)) and np.all(np.isfinite(Q))):
-        return np.nan
-    F, Ferr = _imag_polynomial(P, Q, Perr, Qerr)
-    m = F.shape[0] - 1
-    lo = 1  # F[0] = |P0|² - |Q0|² = 0
-    while lo <= m and abs(F[lo]) <= Ferr[lo]:
-        lo += 1
-    if lo > m:
-        return np.inf  # |R(iy)| = 1 on the whole axis (e.g. Gauss methods)
-    if F[lo] > 0.0:
-        return 0.0
-    roots = real_roots(F[1:], Ferr[1:], 0.0, np.inf)
-    cand = np.empty(roots.shape[0])
-    cnt = 0
-    for w in roots:
-        if w > 0.0:
-            cand[cnt] = np.sqrt(w)
-            cnt += 1
-    cand = np.sort(cand[:cnt])
-    prev = 0.0
-    for t in cand:
-        if t <= prev:
-            continue
-        if _unstable_at(P, Q, Perr, Qerr, 0.0, 0.5 * (prev + t)):
-            return prev
-        prev = t
-    probe = 2.0 * prev if prev > 0.0 else 1.0
-    if _unstable_at(P, Q, Perr, Qerr, 0.0, probe):
-        return prev
-    return np.inf
-
-
-@njit(parallel=True, cache=True)
-def _poly_batch_kernel(A, b, V, Vabs, W, Wabs, P, Perr):
-    """Stability polynomials of a batch: A (n, s, s), b (n, s), scratch (n, s), P/Perr (n, s + 1)."""
-    for k in prange(b.shape[0]):
-        _stability_poly(A[k], b[k], V[k], Vabs[k], W[k], Wabs[k], P[k], Perr[k])
-
-
-@njit(parallel=True, cache=True)
-def _intervals_batch_kernel(P, Perr, Q, Qerr, want_real, want_imag, real_out, imag_out):
-    """Real and/or imaginary intervals for every row of P (n, m + 1); Q, Qerr (m + 1,) shared."""
-    for k in prange(P.shape[0]):
-        if want_real:
-            real_out[k] = _real_interval(P[k], Q, Perr[k], Qerr)
-        if want_imag:
-            imag_out[k] = _imag_interval(P[k], Q, Perr[k], Qerr)
-
-
-@njit(parallel=True, cache=True)
-def _grid_kernel(P, re, im, out):
-    """``out[k, j, i] = |Σ_m P[k, m] z^m|`` at ``z = re[i] + 1j*im[j]``; prange over (k, j) pairs."""
-    n, deg1 = P.shape
-    ny = im.shape[0]
-    nx = re.shape[0]
-    for kj in prange(n * ny):
-        k = kj // ny
-        j = kj % ny
-        for i in range(nx):
-            z = complex(re[i], im[j])
-            acc = 0j
-            for m in range(deg1 - 1, -1, -1):
-                acc = acc * z + P[k, m]
-            out[k, j, i] = abs(acc)
 
 
 # ---------------------------------------------------------------------------- coefficients
@@ -303,6 +177,10 @@ def stability_function_coefficients(tableau: Tableau) -> StabilityCoefficients:
 def stability_polynomial(tableau: Tableau) -> np.ndarray:
     """Stability polynomial of an explicit method, ascending powers.
 
+    The coefficients are accurate to their round-off bounds, but for a many-stage
+    method they are an ill-conditioned description of ``R`` far from 0: evaluate
+    ``R`` with :func:`stability_function`, which switches to the stage recursion.
+
     Returns
     -------
     ndarray, shape (s + 1,)
@@ -333,13 +211,21 @@ def stability_function(tableau: Tableau, z) -> np.ndarray:
     Returns
     -------
     complex ndarray, same shape as ``z``
-        Horner on the polynomial for explicit methods; ``det(I - zA + z1bᵀ)/det(I - zA)``
-        for implicit ones (``inf``/``nan`` exactly at a pole).
+        Explicit methods: Horner on the stability polynomial when its round-off bound is
+        below 1e-12 at every requested point, the stage recursion (forward substitution,
+        backward stable) otherwise.  Implicit: ``det(I - zA + z1bᵀ)/det(I - zA)``
+        (``inf``/``nan`` exactly at a pole).
     """
     t = _check_tableau(tableau)
     z = np.asarray(z, dtype=np.complex128)
     if t.is_explicit:
-        P = stability_polynomial(t)
+        P, Perr = _explicit_poly(t.A, t.b)
+        radius = float(np.abs(z).max()) if z.size else 0.0
+        if not horner_trusted(P, Perr, radius):
+            flat = np.ascontiguousarray(z.reshape(-1))
+            out = np.empty_like(flat)
+            r_values(np.ascontiguousarray(t.A), np.ascontiguousarray(t.b), flat, out)
+            return out.reshape(z.shape)
         out = np.zeros_like(z)
         for coef in P[::-1]:
             out = out * z + coef
@@ -352,154 +238,197 @@ def stability_function(tableau: Tableau, z) -> np.ndarray:
         return (num / np.linalg.det(MQ)).reshape(z.shape)
 
 
-def real_stability_interval(tableau: Tableau) -> float:
+# ---------------------------------------------------------------------------- stability limits
+class StabilityFigure(NamedTuple):
+    """A stability limit or area with its estimated absolute error.
+
+    Attributes
+    ----------
+    value : float
+        ``inf`` when unbounded, NaN for non-finite input.
+    error : float
+        Estimated absolute error: 0 for exact decisions (a limit of 0 read from the
+        Taylor coefficients, an unbounded region), ``inf`` when the value could not be
+        verified at all.
+    method : str
+        How it was computed: ``"roots"`` (roots of the coefficients), ``"stages"``
+        (eigenvalue candidates checked by the stage recursion), ``"boundary"`` or
+        ``"slices"`` (areas, :mod:`rkcore.stability_region`).
+    """
+
+    value: float
+    error: float
+    method: str
+
+    def verified(self, rtol: float) -> bool:
+        """True when ``error <= rtol·|value|`` (exact values and unbounded ones included)."""
+        if self.error == 0.0:
+            return not np.isnan(self.value)
+        return bool(np.isfinite(self.value) and self.error <= rtol * abs(self.value))
+
+
+FAST_PATH_RTOL = 1e-11
+"""Root-based limits estimated to be accurate to this (relative) are not recomputed."""
+TOUCH_TOLERANCE = 1e-3
+"""Largest round-off threshold on ``|R|² - 1`` under which ``|R| = 1`` within it counts as stable.
+
+A pure Chebyshev polynomial touches ``|R| = 1`` at every interior extremum, and a 200-stage
+one evaluated from its tableau resolves ``|R|²`` to about 1e-4 there; beyond this tolerance a
+gap is undecidable and the limit is reported as unverified instead."""
+
+
+def _check_rtol(rtol: float) -> float:
+    rtol = float(rtol)
+    if not (0.0 < rtol < 1.0):
+        raise RKInputError(f"rtol must be in (0, 1), got {rtol}")
+    return rtol
+
+
+def _choose(fast: StabilityFigure, adequate: bool, slow) -> StabilityFigure:
+    """The root-based figure if adequate, else the stage-recursion one if that is better."""
+    if adequate:
+        return fast
+    other = slow()
+    return other if other.error <= fast.error or not np.isfinite(fast.error) else fast
+
+
+def _stages_real(A: np.ndarray, b: np.ndarray, P: np.ndarray, Perr: np.ndarray) -> StabilityFigure:
+    zero = np.zeros_like(P)
+    Q = zero.copy()
+    Q[0] = 1.0
+    side = real_side(P, Q, Perr, zero)
+    if side == 1:
+        return StabilityFigure(0.0, 0.0, "stages")
+    if side == 0:
+        return StabilityFigure(np.inf, 0.0, "stages")
+    beta, err, status = axis_walk(A, b, complex(-1.0, 0.0), real_axis_cuts(A, b), TOUCH_TOLERANCE)
+    return StabilityFigure(float(beta), float(err) if status == WALK_OK else np.inf, "stages")
+
+
+def _stages_imag(A: np.ndarray, b: np.ndarray, P: np.ndarray, Perr: np.ndarray) -> StabilityFigure:
+    zero = np.zeros_like(P)
+    Q = zero.copy()
+    Q[0] = 1.0
+    side = imag_side(P, Q, Perr, zero)
+    if side == 1:
+        return StabilityFigure(0.0, 0.0, "stages")
+    if side == 0:
+        return StabilityFigure(np.inf, 0.0, "stages")
+    beta, err, status = axis_walk(A, b, complex(0.0, 1.0), imaginary_axis_cuts(A, b), TOUCH_TOLERANCE)
+    return StabilityFigure(float(beta), float(err) if status == WALK_OK else np.inf, "stages")
+
+
+def explicit_limits(
+    A: np.ndarray, b: np.ndarray, P: np.ndarray, Perr: np.ndarray, fast_real: float, fast_imag: float
+) -> tuple[StabilityFigure, StabilityFigure]:
+    """Real and imaginary figures of one explicit tableau from its root-based limits.
+
+    ``fast_real``/``fast_imag`` are the root-based values (NaN: not wanted); each is
+    kept when :func:`rkcore._root_limits.roots_adequate`, else recomputed by the stage recursion (and the
+    better-estimated of the two is returned).  Shared by the single-tableau functions
+    and the batches.
+    """
+    zero = np.zeros_like(P)
+    Q = zero.copy()
+    Q[0] = 1.0
+    A = np.ascontiguousarray(A)
+    b = np.ascontiguousarray(b)
+    nan = StabilityFigure(np.nan, np.inf, "roots")
+    real = imag = nan
+    if not np.isnan(fast_real):
+        fast = StabilityFigure(fast_real, float(real_error(P, Q, Perr, zero, fast_real)), "roots")
+        ok = roots_adequate(P, Perr, fast.value, fast.error, FAST_PATH_RTOL)
+        real = _choose(fast, ok, lambda: _stages_real(A, b, P, Perr))
+    if not np.isnan(fast_imag):
+        fast = StabilityFigure(fast_imag, float(imag_error(P, Q, Perr, zero, fast_imag)), "roots")
+        ok = roots_adequate(P, Perr, fast.value, fast.error, FAST_PATH_RTOL)
+        imag = _choose(fast, ok, lambda: _stages_imag(A, b, P, Perr))
+    return real, imag
+
+
+_METHODS = ("auto", "roots", "stages")
+
+
+def _figure(tableau: Tableau, method: str, axis: str) -> StabilityFigure:
+    t = _check_tableau(tableau)
+    if method not in _METHODS:
+        raise RKInputError(f"method must be one of {', '.join(_METHODS)}; got {method!r}")
+    if method == "stages" and not t.is_explicit:
+        raise TableauError(
+            f"tableau '{t.name or '?'}' is implicit; the stage recursion needs an explicit tableau"
+        )
+    c = stability_function_coefficients(t)
+    args = (c.numerator, c.denominator, c.numerator_err, c.denominator_err)
+    if not (np.all(np.isfinite(c.numerator)) and np.all(np.isfinite(c.denominator))):
+        return StabilityFigure(np.nan, np.inf, method if method != "auto" else "roots")
+    real = axis == "real"
+    if method == "stages":
+        stages = _stages_real if real else _stages_imag
+        return stages(np.ascontiguousarray(t.A), np.ascontiguousarray(t.b), c.numerator, c.numerator_err)
+    beta = float(real_interval(*args) if real else imag_interval(*args))
+    if t.is_explicit and method == "auto":
+        both = explicit_limits(
+            t.A, t.b, c.numerator, c.numerator_err, beta if real else np.nan, np.nan if real else beta
+        )
+        return both[0] if real else both[1]
+    if np.isinf(beta) and not t.is_explicit:
+        return StabilityFigure(beta, 0.0, "roots")  # A-stable: read off the coefficients as before
+    err = real_error(*args, beta) if real else imag_error(*args, beta)
+    return StabilityFigure(beta, float(err), "roots")
+
+
+def real_stability_figure(tableau: Tableau, method: str = "auto") -> StabilityFigure:
+    """:func:`real_stability_interval` with its error estimate and the method used.
+
+    Parameters
+    ----------
+    tableau : Tableau
+    method : {"auto", "roots", "stages"}
+        ``"auto"``: roots of the coefficients, redone by the stage recursion where those
+        are not accurate (explicit methods); the other two force one path (``"stages"``
+        for explicit tableaux only).
+    """
+    return _figure(tableau, method, "real")
+
+
+def imaginary_stability_figure(tableau: Tableau, method: str = "auto") -> StabilityFigure:
+    """:func:`imaginary_stability_interval` with its error estimate and the method used.
+
+    ``method`` as for :func:`real_stability_figure`.
+    """
+    return _figure(tableau, method, "imaginary")
+
+
+def real_stability_interval(tableau: Tableau, rtol: float = 1e-6) -> float:
     """Largest β with ``|R(x)| <= 1`` for all ``x`` in ``[-β, 0]``.
 
     Returns ``inf`` when the whole negative axis is stable (A-stable implicit methods)
-    and 0 when ``|R(x)| > 1`` just left of 0.  Matches nodepy's ``real_stability_interval``.
+    and 0 when ``|R(x)| > 1`` just left of 0.  Matches nodepy's ``real_stability_interval``
+    for few-stage methods and stays exact for hundreds of stages (see the module notes).
+
+    Parameters
+    ----------
+    tableau : Tableau
+    rtol : float
+        The value is returned only if its estimated relative error is at most ``rtol``;
+        otherwise NaN (the figure cannot be trusted in floating point;
+        :func:`real_stability_figure` gives the estimate and the error).  The estimate
+        is the first-order effect of storing the tableau in floating point and is usually
+        far above the actual error (about 1e-15 relative for ``(1 + z/s)^s``, s <= 200).
     """
-    c = stability_function_coefficients(tableau)
-    return float(_real_interval(c.numerator, c.denominator, c.numerator_err, c.denominator_err))
+    rtol = _check_rtol(rtol)
+    fig = real_stability_figure(tableau)
+    return fig.value if fig.verified(rtol) else float("nan")
 
 
-def imaginary_stability_interval(tableau: Tableau) -> float:
+def imaginary_stability_interval(tableau: Tableau, rtol: float = 1e-6) -> float:
     """Largest β with ``|R(iy)| <= 1`` for all ``y`` in ``[0, β]``.
 
     0 when ``|R(iy)| > 1`` for small ``y`` (forward Euler, every two-stage second-order
     method: nodepy returns 0 for them too); ``inf`` when the whole axis is stable
-    (A-stable implicit methods, where nodepy returns 0).
+    (A-stable implicit methods, where nodepy returns 0).  NaN when the value cannot be
+    verified to ``rtol`` (see :func:`real_stability_interval`).
     """
-    c = stability_function_coefficients(tableau)
-    return float(_imag_interval(c.numerator, c.denominator, c.numerator_err, c.denominator_err))
-
-
-# ---------------------------------------------------------------------------- batches
-class StabilitySummary(NamedTuple):
-    """Stability figures of a batch of explicit tableaux.
-
-    Attributes
-    ----------
-    polynomial : ndarray, shape (n, s + 1)
-        Ascending stability-polynomial coefficients.
-    real_interval, imaginary_interval : ndarray, shape (n,)
-    """
-
-    polynomial: np.ndarray
-    real_interval: np.ndarray
-    imaginary_interval: np.ndarray
-
-
-def _explicit_batch(A, b) -> tuple[np.ndarray, np.ndarray]:
-    A, b = _as_batch(A, b)
-    upper = np.triu(A).reshape(A.shape[0], -1)
-    bad = np.flatnonzero(np.any(upper != 0.0, axis=1))
-    if bad.size:
-        raise RKInputError(
-            f"batch 'A' candidate {int(bad[0])} is not strictly lower triangular; "
-            "batched stability needs explicit tableaux"
-        )
-    return A, b
-
-
-def _batch_poly(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n, s = b.shape
-    P = np.empty((n, s + 1))
-    Perr = np.empty((n, s + 1))
-    scratch = np.empty((4, n, s))
-    _poly_batch_kernel(A, b, scratch[0], scratch[1], scratch[2], scratch[3], P, Perr)
-    return P, Perr
-
-
-def _batch_intervals(A, b, want_real: bool, want_imag: bool) -> StabilitySummary:
-    A, b = _explicit_batch(A, b)
-    n, s = b.shape
-    P, Perr = _batch_poly(A, b)
-    Q = np.zeros(s + 1)
-    Q[0] = 1.0
-    real_out = np.full(n, np.nan)
-    imag_out = np.full(n, np.nan)
-    _intervals_batch_kernel(P, Perr, Q, np.zeros(s + 1), want_real, want_imag, real_out, imag_out)
-    return StabilitySummary(P, real_out, imag_out)
-
-
-def stability_polynomial_batch(A, b) -> np.ndarray:
-    """Stability polynomials of a batch of explicit tableaux.
-
-    Parameters
-    ----------
-    A : array_like, shape (n, s, s), strictly lower triangular
-    b : array_like, shape (n, s)
-
-    Returns
-    -------
-    ndarray, shape (n, s + 1), ascending powers
-    """
-    A, b = _explicit_batch(A, b)
-    return _batch_poly(A, b)[0]
-
-
-def real_stability_interval_batch(A, b) -> np.ndarray:
-    """:func:`real_stability_interval` for a batch of explicit tableaux (numba, parallel).
-
-    Parameters
-    ----------
-    A : array_like, shape (n, s, s), strictly lower triangular
-    b : array_like, shape (n, s)
-
-    Returns
-    -------
-    ndarray, shape (n,)
-        NaN for a candidate with non-finite coefficients (no error is raised, so one bad
-        candidate does not stop a batch).
-    """
-    return _batch_intervals(A, b, True, False).real_interval
-
-
-def imaginary_stability_interval_batch(A, b) -> np.ndarray:
-    """:func:`imaginary_stability_interval` for a batch of explicit tableaux; (n,), NaN where non-finite."""
-    return _batch_intervals(A, b, False, True).imaginary_interval
-
-
-def stability_summary_batch(A, b) -> StabilitySummary:
-    """Polynomial, real and imaginary intervals of a batch of explicit tableaux in one pass.
-
-    Parameters
-    ----------
-    A : array_like, shape (n, s, s), strictly lower triangular
-    b : array_like, shape (n, s)
-
-    Returns
-    -------
-    StabilitySummary
-        Intervals are NaN for candidates with non-finite coefficients.
-    """
-    return _batch_intervals(A, b, True, True)
-
-
-def stability_grid(A, b, re, im) -> np.ndarray:
-    """``|R(z)|`` on the grid ``z = re[i] + 1j*im[j]`` for a batch of explicit tableaux.
-
-    The stability-region kernel: Horner on each stability polynomial, parallel over
-    (tableau, grid row) pairs.
-
-    Parameters
-    ----------
-    A : array_like, shape (n, s, s), strictly lower triangular
-    b : array_like, shape (n, s)
-    re : array_like, shape (nx,)
-    im : array_like, shape (ny,)
-
-    Returns
-    -------
-    ndarray, shape (n, ny, nx)
-        ``out[k, j, i] = |R_k(re[i] + 1j*im[j])|``.
-    """
-    A, b = _explicit_batch(A, b)
-    re = np.ascontiguousarray(re, dtype=np.float64)
-    im = np.ascontiguousarray(im, dtype=np.float64)
-    if re.ndim != 1 or im.ndim != 1:
-        raise RKInputError(f"'re' and 'im' must be 1-D grids, got shapes {re.shape} and {im.shape}")
-    P, _ = _batch_poly(A, b)
-    out = np.empty((b.shape[0], im.shape[0], re.shape[0]))
-    _grid_kernel(P, re, im, out)
-    return out
+    rtol = _check_rtol(rtol)
+    fig = imaginary_stability_figure(tableau)
+    return fig.value if fig.verified(rtol) else float("nan")

@@ -247,6 +247,9 @@ def compare_named(t: Tableau, ref: dict) -> None:
     np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-15)
     assert close(real_stability_interval(t), ref["real"])
     assert close(imaginary_stability_interval(t), ref["imag"])
+    # the many-stage path (eigenvalue candidates + stage recursion) agrees as well
+    assert close(rkcore.real_stability_figure(t, method="stages").value, ref["real"])
+    assert close(rkcore.imaginary_stability_figure(t, method="stages").value, ref["imag"])
 
 
 @pytest.mark.parametrize("name", NODEPY_METHODS)
@@ -350,3 +353,17 @@ def test_plot_stability_regions_writes_png(tmp_path):
         plot_stability_regions([RK4], tmp_path / "x.png", labels=["a", "b"])
     with pytest.raises(rkcore.RKInputError, match="extent"):
         plot_stability_regions(RK4, tmp_path / "x.png", extent=(1, 0, -1, 1))
+
+
+def test_random_limits_by_the_stage_recursion_match_nodepy(random_set):
+    """The many-stage path (eigenvalue candidates + stage recursion), forced on the random set."""
+    from rkcore import imaginary_stability_figure, real_stability_figure
+
+    for t, ref in random_set:
+        real = real_stability_figure(t, method="stages")
+        if ref["real"] is None:
+            assert real.value == 0.0
+        else:
+            assert real.verified(1e-6) and close(real.value, ref["real"]), (t.name, real, ref["real"])
+        imag = imaginary_stability_figure(t, method="stages")
+        assert imag.verified(1e-6) and close(imag.value, ref["imag"]), (t.name, imag, ref["imag"])

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from nodepy.runge_kutta_method import loadRKM
+from stability_families import chebyshev_product_tableau, euler_substeps
 from typer.testing import CliRunner
 
 import rkcore
@@ -203,6 +204,47 @@ def test_analyze_readable_report_end_to_end():
                   "imaginary stability interval", "stability area"):  # fmt: skip
         assert label in text
     assert "2.78529356" in text and "2.82842712" in text
+
+
+def test_analyze_a_200_stage_tableau_end_to_end(tmp_path):
+    """200 Euler substeps, R = (1 + z/200)^200: exact figures, nothing on stderr (issue 9)."""
+    s = 200
+    path = tmp_path / "euler200.json"
+    rkcore.save_tableau(euler_substeps(s), path)
+    result = invoke("analyze", path, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    out = json.loads(result.stdout)
+    assert out["real_stability_interval"] == pytest.approx(2.0 * s, rel=1e-8)
+    assert out["imaginary_stability_interval"] == 0.0
+    assert out["stability_area"] == pytest.approx(math.pi * s * s, rel=1e-8)
+    assert out["stability_errors"]["real_stability_interval"] <= 1e-8 * 2 * s
+    assert "unverified" not in out
+    text = invoke("analyze", path)
+    assert text.exit_code == 0 and text.stderr == ""
+    assert "[-400, 0]" in text.stdout and "0 (no stable segment)" in text.stdout
+    assert "125663.7061" in text.stdout
+    # p_k = C(200, k)/200^k underflows from k = 148 on: those are not printed as numbers
+    assert "53 further coefficients below 1e-290" in " ".join(text.stdout.split())
+    assert not re.search(r"e-(29[1-9]|3[0-9][0-9])", text.stdout)
+
+
+def test_analyze_does_not_print_a_figure_it_cannot_verify(tmp_path):
+    """An internally unstable 60-stage tableau: R cannot be evaluated from its entries."""
+    path = tmp_path / "product60.json"
+    rkcore.save_tableau(chebyshev_product_tableau(60), path)
+    for args in ((path,), (path, "--json")):
+        result = invoke("analyze", *args)
+        assert result.exit_code == 1
+        err = result.stderr
+        assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+        assert "could not be verified" in err and "real stability interval" in err
+    out = json.loads(result.stdout)  # the --json run: the report, with the figure as null
+    assert out["real_stability_interval"] is None and "real_stability_interval" in out["unverified"]
+    assert any("not verified" in note for note in out["notes"])
+    text = invoke("analyze", path).stdout
+    assert "not verified" in text
+    assert "7200" not in text  # the interval of T_60(1 + z/3600), 2·60², must not appear unverified
 
 
 # ----------------------------------------------------------------- analyze: bad input
