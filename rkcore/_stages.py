@@ -14,6 +14,8 @@ Every kernel takes its scratch vectors as arguments and reads no module globals.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -65,6 +67,33 @@ def stage_value(A, b, z, K, dK):
         di += b[i] * dki
     R = complex(1.0 + zr * rr - zi * ri, zr * ri + zi * rr)
     return R, complex(rr + zr * dr - zi * di, ri + zr * di + zi * dr)
+
+
+@njit(cache=True)
+def stage_abs(A, b, zr, zi, Kr, Ki):
+    """``|R(z)|`` at ``z = zr + i zi`` by forward substitution in real arithmetic, without the
+    derivative (the ray scans of :mod:`rkcore.calibration` call it millions of times).
+
+    Kr, Ki : (s,) float64 scratch for the real and imaginary parts of the stage vector.
+    """
+    s = b.shape[0]
+    sr = 0.0
+    si = 0.0
+    for i in range(s):
+        ar = 0.0
+        ai = 0.0
+        for m in range(i):
+            a = A[i, m]
+            if a != 0.0:
+                ar += a * Kr[m]
+                ai += a * Ki[m]
+        Kr[i] = 1.0 + zr * ar - zi * ai
+        Ki[i] = zr * ai + zi * ar
+        sr += b[i] * Kr[i]
+        si += b[i] * Ki[i]
+    rr = 1.0 + zr * sr - zi * si
+    ri = zr * si + zi * sr
+    return math.sqrt(rr * rr + ri * ri)
 
 
 @njit(cache=True)

@@ -55,6 +55,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._stages import stage_abs
 from .errors import RKInputError
 
 TARGET_ERROR = 1e-6
@@ -283,29 +284,6 @@ def direction_angles() -> np.ndarray:
     return np.linspace(0.0, np.pi / 2, N_DIRECTIONS)
 
 
-@njit(cache=True)
-def _abs_r(A, b, zr, zi, Kr, Ki):
-    """|R(z)| by the stage recursion R = 1 + z b.K, K_i = 1 + z sum_l A_il K_l (well conditioned)."""
-    s = b.shape[0]
-    sr = 0.0
-    si = 0.0
-    for i in range(s):
-        ar = 0.0
-        ai = 0.0
-        for m in range(i):
-            a = A[i, m]
-            if a != 0.0:
-                ar += a * Kr[m]
-                ai += a * Ki[m]
-        Kr[i] = 1.0 + zr * ar - zi * ai
-        Ki[i] = zr * ai + zi * ar
-        sr += b[i] * Kr[i]
-        si += b[i] * Ki[i]
-    rr = 1.0 + zr * sr - zi * si
-    ri = zr * si + zi * sr
-    return math.sqrt(rr * rr + ri * ri)
-
-
 @njit(parallel=True, cache=True)
 def _ray_limits(A, b, cos_phi, sin_phi, t_max, out):
     T = A.shape[0]
@@ -325,7 +303,7 @@ def _ray_limits(A, b, cos_phi, sin_phi, t_max, out):
         # the origin R(z) = e^z + O(z^{p+1}) is inside the unit disc for Re z < 0, so an exit
         # below 0.05 (rays close to the imaginary axis) is found by bisecting [0, 0.05].
         while t <= t_max:
-            if _abs_r(A[q], b[q], t * xr, t * xi, Kr, Ki) > 1.0 + 1e-12:
+            if stage_abs(A[q], b[q], t * xr, t * xi, Kr, Ki) > 1.0 + 1e-12:
                 hi = t
                 break
             lo = t
@@ -335,7 +313,7 @@ def _ray_limits(A, b, cos_phi, sin_phi, t_max, out):
             continue
         for _ in range(60):
             mid = 0.5 * (lo + hi)
-            if _abs_r(A[q], b[q], mid * xr, mid * xi, Kr, Ki) > 1.0 + 1e-12:
+            if stage_abs(A[q], b[q], mid * xr, mid * xi, Kr, Ki) > 1.0 + 1e-12:
                 hi = mid
             else:
                 lo = mid
