@@ -222,11 +222,17 @@ def _metric_cells(m: Metrics) -> list[str]:
     return [_fmt(m.accuracy), _fmt(m.efficiency), stab, str(m.n_unstable), sat, f"{m.nfev:,}"]
 
 
-def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: str) -> None:
-    console = Console()
+def _cards_with_baseline(result: evaluation.Evaluation) -> list:
+    """The score cards, with RK4's (the baseline) appended unless it was among the tableaux."""
     cards = list(result.cards)
     if not any(c.name == result.baseline.name for c in cards):
         cards.append(result.baseline)
+    return cards
+
+
+def _print_evaluation(result: evaluation.Evaluation, spec: DatasetSpec, split: str) -> None:
+    console = Console()
+    cards = _cards_with_baseline(result)
     by_family = Table(
         title=(
             f"By family: acc = mean log10 error at {_how(result.plan)}, eff = the same at equal work "
@@ -314,9 +320,7 @@ def _evaluate_problem_set(
         typer.echo(to_json({"problem_set": chosen.name, **result.to_dict()}))
         return
     console = Console()
-    cards = list(result.cards)
-    if not any(c.name == result.baseline.name for c in cards):
-        cards.append(result.baseline)
+    cards = _cards_with_baseline(result)
     per_problem = Table(
         title=(
             f"{chosen.name}: log10 relative error at t_end per problem; acc at {_how(result.plan)}, "
