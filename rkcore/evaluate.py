@@ -42,6 +42,7 @@ from .integrate import (
     to_blocks,
 )
 from .metrics import (
+    BASELINE_EVALS_PER_STEP,
     MetricArrays,
     Metrics,
     Observed,
@@ -638,7 +639,8 @@ def evaluate(
                 name: metrics_for(q, observed, span)
                 for name, span in zip(prepared.families, spans, strict=True)
             }
-            results[pos] = (overall, per_family, 4.0 * median_steps / float(w[q]), float(beta[q]))
+            n_eq = BASELINE_EVALS_PER_STEP * median_steps / float(w[q])
+            results[pos] = (overall, per_family, n_eq, float(beta[q]))
     arrays = MetricArrays(
         accuracy=np.array([r[0].accuracy for r in results]),
         efficiency=np.array([r[0].efficiency for r in results]),
