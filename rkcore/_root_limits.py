@@ -41,6 +41,28 @@ def unstable_at(P, Q, Perr, Qerr, x, y):
 
 
 @njit(cache=True)
+def first_exit(P, Q, Perr, Qerr, crossings, dx, dy):
+    """First ``t`` along the ray ``t (dx + i dy)`` where ``|R|`` leaves the unit disc.
+
+    ``crossings`` are the candidate distances where ``|R| = 1`` (any order, repeats allowed);
+    each gap between consecutive ones is tested at its midpoint, and beyond the last at twice
+    its distance.  Returns ``inf`` when ``R`` never leaves the disc along the ray.
+    """
+    prev = 0.0
+    for t in np.sort(crossings):
+        if t <= prev:
+            continue
+        mid = 0.5 * (prev + t)
+        if unstable_at(P, Q, Perr, Qerr, mid * dx, mid * dy):
+            return prev
+        prev = t
+    probe = 2.0 * prev if prev > 0.0 else 1.0
+    if unstable_at(P, Q, Perr, Qerr, probe * dx, probe * dy):
+        return prev
+    return np.inf
+
+
+@njit(cache=True)
 def real_interval(P, Q, Perr, Qerr):
     """Largest β with ``|R(x)| <= 1`` on ``[-β, 0]`` (``inf`` when unbounded, NaN for non-finite input)."""
     eps = 2.220446049250313e-16
@@ -60,18 +82,9 @@ def real_interval(P, Q, Perr, Qerr):
             if x < 0.0:
                 cand[cnt] = -x
                 cnt += 1
-    cand = np.sort(cand[:cnt])
-    prev = 0.0
-    for t in cand:
-        if t <= prev:
-            continue
-        if unstable_at(P, Q, Perr, Qerr, -0.5 * (prev + t), 0.0):
-            return prev
-        prev = t
-    probe = 2.0 * prev if prev > 0.0 else 1.0
-    if m > 0 and unstable_at(P, Q, Perr, Qerr, -probe, 0.0):
-        return prev
-    return np.inf
+    if m == 0:
+        return np.inf
+    return first_exit(P, Q, Perr, Qerr, cand[:cnt], -1.0, 0.0)
 
 
 @njit(cache=True)
@@ -120,18 +133,7 @@ def imag_interval(P, Q, Perr, Qerr):
         if w > 0.0:
             cand[cnt] = np.sqrt(w)
             cnt += 1
-    cand = np.sort(cand[:cnt])
-    prev = 0.0
-    for t in cand:
-        if t <= prev:
-            continue
-        if unstable_at(P, Q, Perr, Qerr, 0.0, 0.5 * (prev + t)):
-            return prev
-        prev = t
-    probe = 2.0 * prev if prev > 0.0 else 1.0
-    if unstable_at(P, Q, Perr, Qerr, 0.0, probe):
-        return prev
-    return np.inf
+    return first_exit(P, Q, Perr, Qerr, cand[:cnt], 0.0, 1.0)
 
 
 @njit(cache=True)
