@@ -143,7 +143,7 @@ StagesOption = Annotated[
         "--stages", help="Train only this stage count (within the profile's range).", show_default=False
     ),
 ]
-DeviceOption = Annotated[Device, typer.Option("--device", help="Where torch runs; auto = CUDA if available.")]
+DeviceOption = Annotated[Device, typer.Option("--device", help="Accepted for compatibility; the search runs on the CPU.")]
 SmokeFlag = Annotated[bool, typer.Option("--smoke", help="Same code on a tiny budget (tests, a quick look).")]
 ResumeFlag = Annotated[bool, typer.Option("--resume", help="Continue the run from its checkpoint.")]
 ForceFlag = force_flag("Delete an existing run folder and start afresh.")
@@ -189,7 +189,7 @@ def train(
                 )
         for w in caught:
             typer.echo(f"warning: {w.message}", err=True)
-        typer.echo(rkml.train.summary_line(result))
+        typer.echo(result.summary)
     except TrainingRejected as exc:
         _exit_with(EXIT_REJECTED, "rejected", f"{exc} (run folder {run_dir})")
     except KeyboardInterrupt as exc:  # Ctrl-C, or rkml.errors.RunInterrupted for SIGTERM

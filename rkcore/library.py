@@ -460,6 +460,26 @@ BS5 = _explicit(
     ),
 )
 
+BUTCHER6 = _explicit(
+    "butcher6",
+    [
+        [],
+        [1 / 3],
+        [0, 2 / 3],
+        [1 / 12, 1 / 3, -1 / 12],
+        [-1 / 16, 9 / 8, -3 / 16, -3 / 8],
+        [0, 9 / 8, -3 / 8, -3 / 4, 1 / 2],
+        [9 / 44, -9 / 11, 63 / 44, 18 / 11, 0, -16 / 11],
+    ],
+    [11 / 120, 0, 27 / 40, 27 / 40, -4 / 15, -4 / 15, 11 / 120],
+    order=6,
+    source=(
+        "J. C. Butcher, On Runge-Kutta processes of high order, J. Austral. Math. Soc. 4 (1964) 179-194; "
+        "the seven-stage sixth-order method (seven stages are the fewest for order 6), as given in "
+        "J. C. Butcher, Numerical Methods for Ordinary Differential Equations, Wiley, 2016, sec. 325"
+    ),
+)
+
 VERNER65 = _explicit(
     "verner65",
     [
@@ -804,6 +824,7 @@ LIBRARY = MappingProxyType(
             DOPRI5,
             TSIT5,
             BS5,
+            BUTCHER6,
             VERNER65,
             VERN6,
             VERN7,

@@ -38,7 +38,7 @@ import rkcore
 from rkcore.calibration import ScoringPlan
 from rkcore.datasets import Dataset, Split
 from rkcore.evaluate import BatchScores, PreparedSplit, baseline_metrics, evaluate, prepare_split, score_batch
-from rkcore.metrics import MetricArrays, Weights
+from rkcore.metrics import MetricArrays, PairedGain, Weights
 from rkcore.order import order
 from rkcore.trees import rooted_trees
 
@@ -246,6 +246,10 @@ def library_rivals(stages: int, min_order: int) -> dict[str, rkcore.Tableau]:
     return out
 
 
+TEST_Z = 2.0
+"""Paired standard errors by which a tableau must lead on the test split to *beat* another."""
+
+
 def _card(card) -> dict:
     out = card.to_dict()
     out.pop("families", None)
@@ -271,8 +275,9 @@ def scorecards(
         bool, "beats_library": bool}`` where a card is :meth:`rkcore.metrics.ScoreCard.to_dict`
         without the per-family breakdown, a gain is the learned tableau's score minus the other's
         with the standard error of the paired per-problem differences
-        (:meth:`rkcore.metrics.PairedGain.to_dict`), and the two flags compare weighted scores on
-        the *test* split (strictly greater).
+        (:meth:`rkcore.metrics.PairedGain.to_dict`), and the two flags say whether the learned
+        tableau *beats* the other on the *test* split: ahead by more than :data:`TEST_Z` paired
+        standard errors.
     """
     tableaux = [learned, initialisation, *rivals.values()]
     out: dict = {}
@@ -288,7 +293,7 @@ def scorecards(
                 "library": {n: ev.paired_gain(0, 2 + i).to_dict() for i, n in enumerate(rivals)},
             },
         }
-    test = out["test"]
-    out["beats_initialisation"] = test["learned"]["score"] > test["initialisation"]["score"]
-    out["beats_library"] = all(test["learned"]["score"] > c["score"] for c in test["library"].values())
+    test = out["test"]["gain_over"]
+    out["beats_initialisation"] = PairedGain(**test["initialisation"]).exceeds(TEST_Z)
+    out["beats_library"] = all(PairedGain(**g).exceeds(TEST_Z) for g in test["library"].values())
     return out

@@ -38,17 +38,18 @@ the built-in files spell out every value)::
                                     #   sqrt(2) ladder) at which RK4's error is at most this
                                     #   (rkcore.calibration; in [1e-12, 0.1])
     [training]
-    epochs = 300                    # required
-    seed = 0                        # default 0: generator initialisation and sampling
-    learning_rate = 0.0003          # default 0.0003
-    candidates = 32                 # default 32: candidate tableaux sampled per step (>= 2)
-    sigma = 0.05                    # default 0.05: exploration noise of the generator's output
-    batch_problems = 256            # default 256: training problems per step (clamped to the split)
+    generations = 100               # required: CMA-ES generations per elite member (rkml.search)
+    seed = 0                        # default 0: every random draw of the search (random starts, CMA)
+    starts = 1000                   # default 1000: random tableaux driven onto each order's conditions
+                                    #   per stage count (the global exploration; >= 0)
+    elite = 4                       # default 4: diverse best explored points refined by CMA-ES (>= 1)
+    candidates = 16                 # default 16: CMA-ES population, tableaux per generation (>= 4)
+    sigma = 0.05                    # default 0.05: CMA-ES initial step in tangent coordinates
     selection_z = 3.0               # default 3.0: a new best, and a published tableau, must beat the
                                     #   one it replaces on the validation split by this many standard
                                     #   errors of the paired per-problem score differences (0: by any
-                                    #   margin); about 40 looks per stage count at a one-sided 5%
-                                    #   level, Bonferroni-corrected, give z = 3
+                                    #   margin); a handful of looks per stage count at a one-sided
+                                    #   0.1% level each
 
 ``overrides`` (a list of strings) may also appear: it records how a resolved profile was
 derived (``--set`` strings, ``--seed N``, ``--stages N``, ``--smoke``), so that the output of
@@ -297,23 +298,21 @@ class TrainingSection(_Section):
     """Optimisation budget and randomness of a run."""
 
     SECTION = "training"
-    epochs: int
+    generations: int
     seed: int = 0
-    learning_rate: float = 0.0003
-    candidates: int = 32
+    starts: int = 1000
+    elite: int = 4
+    candidates: int = 16
     sigma: float = 0.05
-    batch_problems: int = 256
     selection_z: float = 3.0
 
     def _check(self) -> None:
-        self._require(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
+        self._require(self.generations >= 1, "generations", f"must be >= 1, got {self.generations}")
         self._require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
-        self._require(self.learning_rate > 0, "learning_rate", f"must be > 0, got {self.learning_rate}")
-        self._require(self.candidates >= 2, "candidates", f"must be >= 2, got {self.candidates}")
-        self._require(self.sigma > 0, "sigma", f"must be > 0, got {self.sigma}")
-        self._require(
-            self.batch_problems >= 1, "batch_problems", f"must be >= 1, got {self.batch_problems}"
-        )
+        self._require(self.starts >= 0, "starts", f"must be >= 0, got {self.starts}")
+        self._require(self.elite >= 1, "elite", f"must be >= 1, got {self.elite}")
+        self._require(self.candidates >= 4, "candidates", f"must be >= 4, got {self.candidates}")
+        self._require(0 < self.sigma <= 1, "sigma", f"must lie in (0, 1], got {self.sigma}")
         self._require(self.selection_z >= 0, "selection_z", f"must be >= 0, got {self.selection_z}")
 
 
@@ -335,6 +334,12 @@ def _all_keys() -> list[str]:
 
 
 _RETIRED = {
+    "training.epochs": "'training.generations' in rk-discovery 0.3: CMA-ES generations per elite member "
+    "of the search (rkml.search)",
+    "training.learning_rate": "nothing in rk-discovery 0.3: the CMA-ES search adapts its own step size; "
+    "remove the key",
+    "training.batch_problems": "nothing in rk-discovery 0.3: every candidate is scored on the whole "
+    "training split; remove the key",
     "objective.eval_steps": "'objective.target_error' in rk-discovery 0.2: each problem gets its own "
     "step count, the fewest at which RK4's error is at most target_error (default 1e-6)",
 }
@@ -552,8 +557,8 @@ class Profile:
     def smoke(self) -> Profile:
         """Same profile on a tiny budget (same code paths), recorded as ``--smoke``.
 
-        60 problems (the stiff fraction kept), the default stage count only, 10 epochs,
-        8 candidates, 16 problems per step, ``selection_z = 0`` (a dozen validation problems cannot
+        60 problems (the stiff fraction kept), the default stage count only, 50 random starts,
+        one elite member refined for 5 generations of 8 candidates, ``selection_z = 0`` (a dozen validation problems cannot
         show a significant gain; the smoke run tests the code paths, not the result).
         """
         n_problems = min(60, self.dataset.n_problems)
@@ -566,9 +571,10 @@ class Profile:
             training=_replace_section(
                 self.training,
                 "--smoke",
-                epochs=min(10, self.training.epochs),
+                generations=min(5, self.training.generations),
+                starts=min(50, self.training.starts),
+                elite=1,
                 candidates=min(8, self.training.candidates),
-                batch_problems=min(16, self.training.batch_problems),
                 selection_z=0.0,
             ),
             overrides=self.overrides + ("--smoke",),
