@@ -176,7 +176,7 @@ def evaluate_command(
     files: TableauFiles = None,
     method: MethodOption = None,
     problems: ProblemsOption = 1000,
-    stiff: StiffOption = 300,
+    stiff: StiffOption = None,
     t_end: TEndOption = 0.1,
     target_error: Annotated[
         float,
@@ -399,7 +399,7 @@ def work_precision_command(
         typer.Option("--tolerances", metavar="TOL,...", help="rtol = atol values of the adaptive sweep."),
     ] = ", ".join(f"{t:g}" for t in wp.DEFAULT_TOLERANCES),
     problems: ProblemsOption = 200,
-    stiff: StiffOption = 60,
+    stiff: StiffOption = None,
     t_end: TEndOption = 0.1,
     seed: DatasetSeedOption = 0,
     families: FamiliesOption = None,
