@@ -147,7 +147,10 @@ def _default_stiff(problems: int, names: tuple[str, ...] | None) -> int:
     """``--stiff`` when not given: 30 % of the problems, all or none if the families are of one kind."""
     from rkcore.problems.sources import resolve_family
 
-    kinds = {True, False} if names is None else {resolve_family(name).family.stiff for name in names}
+    try:
+        kinds = {True, False} if names is None else {resolve_family(name).family.stiff for name in names}
+    except RKInputError as exc:
+        raise RKInputError(f"--families: {exc}") from None
     if kinds == {True}:
         return problems
     if kinds == {False}:

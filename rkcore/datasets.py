@@ -188,8 +188,11 @@ class DatasetSpec:
                     f"problems for {sum(f.family.stiff == family.stiff for f in self._resolved.values())} "
                     f"{kind} families); raise {'n_stiff' if family.stiff else 'n_problems'} or drop it"
                 )
-            params, y0 = check_sample(source, family, _stream(self.seed, name, 0), count)
-            check_rhs(source, family, params, y0)
+            try:
+                params, y0 = check_sample(source, family, _stream(self.seed, name, 0), count)
+                check_rhs(source, family, params, y0)
+            except RKInputError as exc:
+                raise RKInputError(f"DatasetSpec.families: {exc}") from None
             if not family.stiff and not family.has_exact:
                 rho_t = spectral_radius(family, 0.0, y0, params) * self.t_end
                 worst = int(np.argmax(rho_t))

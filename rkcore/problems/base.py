@@ -66,7 +66,7 @@ class Family:
         Whether the family is stiff over its parameter ranges (see ``stiffness``).
     rhs, rhs_block : numba dispatchers
         Right-hand sides, see the module docstring.  ``rhs_block=None`` derives the block
-        form from ``rhs`` (a loop over the columns, compiled when the family is built).
+        form from ``rhs`` (a loop over the columns, compiled on first use).
     sample : callable
         ``sample(rng: numpy.random.Generator, n: int) -> (params (n, k), y0 (n, d))``.
     exact : callable or None
@@ -118,14 +118,12 @@ class Family:
         if self.rhs_block is None:
             from numba.core.dispatcher import Dispatcher
 
-            from ..integrate import _adaptors
-
             if not isinstance(self.rhs, Dispatcher):
                 raise RKInputError(
                     f"Family.rhs of {self.name!r} must be a @numba.njit function rhs(t, y, p, dydt), "
                     f"got {type(self.rhs).__name__}"
                 )
-            object.__setattr__(self, "rhs_block", _adaptors(self.rhs)[0])
+            object.__setattr__(self, "rhs_block", _block_form(self.rhs))
             object.__setattr__(self, "_derived_block", True)
 
     def __reduce__(self):
@@ -144,6 +142,22 @@ class Family:
     def has_exact(self) -> bool:
         """Whether a closed-form solution is available."""
         return self.exact is not None
+
+
+def _block_form(rhs: Any) -> Any:
+    """A block right-hand side ``rhs_block(t, Y (d, m), P (k, m), dYdt (d, m))`` looping over ``rhs``.
+
+    Compiled lazily for whatever arrays it meets (read-only ones included); ``rhs`` is called
+    on the strided columns, which LLVM inlines.
+    """
+    from numba import njit
+
+    @njit
+    def rhs_block(t, Y, P, dYdt):
+        for j in range(Y.shape[1]):
+            rhs(t, Y[:, j], P[:, j], dYdt[:, j])
+
+    return rhs_block
 
 
 def _registered_family(name: str) -> Family:

@@ -136,7 +136,7 @@ def resolve_family(reference: str) -> ResolvedFamily:
         raise RKInputError(
             f"family {reference!r}: entry point {entry_point.value!r} does not load: {_first_line(exc)}"
         ) from None
-    _check_is_family(family, reference, entry_point.value)
+    _check_is_family(family, reference, f"entry point {entry_point.value!r}")
     dist = getattr(entry_point, "dist", None)
     version = f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
     module = sys.modules.get(entry_point.value.partition(":")[0].strip())
@@ -162,7 +162,7 @@ def _load_import_path(reference: str):
         public = [name for name, value in vars(module).items() if isinstance(value, Family)]
         hint = f"; it defines {', '.join(public)}" if public else "; it defines no Family"
         raise RKInputError(f"family {reference!r}: module {module_name!r} has no attribute {attribute!r}{hint}") from None
-    _check_is_family(family, reference, reference)
+    _check_is_family(family, reference, f"{module_name}.{attribute}")
     return family, module
 
 
@@ -187,7 +187,7 @@ def _import_module(name: str, reference: str):
 def _check_is_family(value: Any, reference: str, where: str) -> None:
     if not isinstance(value, Family):
         raise RKInputError(
-            f"family {reference!r}: {where} is a {type(value).__name__}, not an rkcore.Family; "
+            f"family {reference!r}: {where} is of type {type(value).__name__}, not an rkcore.Family; "
             "build it with rkcore.Family(name=..., dim=..., ...)"
         )
 
