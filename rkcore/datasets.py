@@ -58,7 +58,7 @@ from .errors import RKInputError
 from .fileio import atomic_write_bytes
 from .problems import FAMILIES
 from .problems.base import Family
-from .problems.sources import FamilySource, ResolvedFamily, check_rhs, check_sample, resolve_family
+from .problems.sources import FamilySource, ResolvedFamily, check_family, resolve_family
 from .progress import progress_bar
 from .reference import reference_method, reference_solution, spectral_radius
 
@@ -67,9 +67,6 @@ CACHE_ENV_VAR = "RKCORE_CACHE_DIR"
 _MAGIC = b"RKCORE-DATASET 1\n"
 _SPLIT_NAMES = ("train", "validation", "test")
 _CHUNK = 8  # problems per worker task: small enough to balance 2-16 workers
-#: Largest rho(J) * t_end of a problem of a family of one's own flagged non-stiff: its DOP853
-#: reference would need ~rho * t_end / 3 steps at the stability limit (the built-ins stay below 25).
-NON_STIFF_RHO_T_MAX = 1000.0
 
 
 # --------------------------------------------------------------------------- spec
@@ -132,7 +129,8 @@ class DatasetSpec:
 
     def __reduce__(self):
         # Rebuilt from the fields: the resolved families (code) are found again, not pickled.
-        return (DatasetSpec, (self.n_problems, self.n_stiff, self.t_end, self.seed, self.families, self.split))
+        fields = (self.n_problems, self.n_stiff, self.t_end, self.seed, self.families, self.split)
+        return (DatasetSpec, fields)
 
     def _checked_families(self) -> tuple[str, ...] | None:
         if self.families is None:
@@ -176,32 +174,14 @@ class DatasetSpec:
         """Sample every family of one's own as the build will, and probe its rhs on the draws."""
         allocation = self.allocation()
         for name, found in self._resolved.items():
-            source, family = found.source, found.family
-            if source.kind == "builtin":
-                continue
-            count = allocation.get(name, 0)
-            if count == 0:
-                kind = "stiff" if family.stiff else "non-stiff"
-                total = self.n_stiff if family.stiff else self.n_problems - self.n_stiff
-                raise RKInputError(
-                    f"DatasetSpec.families: family {source.reference!r} gets no problems ({total} {kind} "
-                    f"problems for {sum(f.family.stiff == family.stiff for f in self._resolved.values())} "
-                    f"{kind} families); raise {'n_stiff' if family.stiff else 'n_problems'} or drop it"
-                )
-            try:
-                params, y0 = check_sample(source, family, _stream(self.seed, name, 0), count)
-                check_rhs(source, family, params, y0)
-            except RKInputError as exc:
-                raise RKInputError(f"DatasetSpec.families: {exc}") from None
-            if not family.stiff and not family.has_exact:
-                rho_t = spectral_radius(family, 0.0, y0, params) * self.t_end
-                worst = int(np.argmax(rho_t))
-                if rho_t[worst] > NON_STIFF_RHO_T_MAX:
-                    raise RKInputError(
-                        f"DatasetSpec.families: family {source.reference!r} is flagged non-stiff but "
-                        f"rho(J) * t_end = {rho_t[worst]:.3g} at params {params[worst].tolist()}, too stiff "
-                        "for its DOP853 reference; set stiff=True (Radau reference) or shorten t_end"
-                    )
+            if found.source.kind != "builtin":
+                same_kind = sum(f.family.stiff == found.family.stiff for f in self._resolved.values())
+                total = self.n_stiff if found.family.stiff else self.n_problems - self.n_stiff
+                try:
+                    check_family(found, allocation.get(name, 0), _stream(self.seed, name, 0), self.t_end,
+                                 (total, same_kind))  # fmt: skip
+                except RKInputError as exc:
+                    raise RKInputError(f"DatasetSpec.families: {exc}") from None
 
     def _checked_split(self) -> tuple[float, float, float]:
         try:

@@ -152,14 +152,16 @@ def _exact(family: Family, t: float, y0: np.ndarray, params: np.ndarray, t0: flo
     try:
         y = np.asarray(family.exact(t, y0, params, t0), dtype=np.float64)
     except Exception as exc:  # a user closed form may raise anything
-        raise ReferenceSolveError(f"closed form of {_where(family, params[0])} fails: {_first_line(exc)}") from None
+        where = _where(family, params[0])
+        raise ReferenceSolveError(f"closed form of {where} fails: {_first_line(exc)}") from None
     if y.shape != y0.shape:
         raise ReferenceSolveError(
             f"closed form of family {family.name!r} returns shape {y.shape}, expected {y0.shape} (n, dim)"
         )
     bad = np.flatnonzero(~np.all(np.isfinite(y), axis=1))
     if bad.size:
-        raise ReferenceSolveError(f"closed form of {_where(family, params[bad[0]], y0[bad[0]])} is not finite")
+        where = _where(family, params[bad[0]], y0[bad[0]])
+        raise ReferenceSolveError(f"closed form of {where} is not finite")
     return y
 
 
@@ -176,7 +178,9 @@ def _solve(family, y0, p, t0, t1, method, rtol, row, max_step=np.inf):
 
     atol = ATOL_PER_SCALE * max(1.0, float(np.max(np.abs(y0))))
     try:
-        sol = solve_ivp(fun, (t0, t1), y0, method=method, rtol=rtol, atol=atol, t_eval=(t1,), max_step=max_step)
+        sol = solve_ivp(
+            fun, (t0, t1), y0, method=method, rtol=rtol, atol=atol, t_eval=(t1,), max_step=max_step
+        )
     except Exception as exc:  # the rhs raised (a user rhs may raise anything)
         raise ReferenceSolveError(
             f"{method} reference of {_where(family, p, y0)} (problem {row}) failed: {_first_line(exc)}"

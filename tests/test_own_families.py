@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 MODULE = "userfam_for_tests"
 
 # A valid family, then variants that are each wrong in one way (one attribute each).
-SOURCE = '''
+SOURCE = """
 import numpy as np
 from numba import njit
 import rkcore
@@ -47,9 +47,11 @@ DECAY = rkcore.Family(name="decay", dim=2, n_params=1, stiff=False, rhs=rhs, sam
 DECAY_NUMERIC = rkcore.Family(name="decay_numeric", dim=2, n_params=1, stiff=False, rhs=rhs, sample=sample)
 NOT_A_FAMILY = 3
 TOO_SMALL = rkcore.Family(name="too_small", dim=1, n_params=1, stiff=False, rhs=rhs,
-                          sample=lambda rng, n: (rng.uniform(0.5, 2.0, (n, 1)), rng.uniform(1.0, 2.0, (n, 1))))
+                          sample=lambda rng, n: (rng.uniform(0.5, 2.0, (n, 1)),
+                                                 rng.uniform(1.0, 2.0, (n, 1))))
 TOO_LARGE = rkcore.Family(name="too_large", dim=3, n_params=1, stiff=False, rhs=rhs,
-                          sample=lambda rng, n: (rng.uniform(0.5, 2.0, (n, 1)), rng.uniform(1.0, 2.0, (n, 3))))
+                          sample=lambda rng, n: (rng.uniform(0.5, 2.0, (n, 1)),
+                                                 rng.uniform(1.0, 2.0, (n, 3))))
 
 def nan_sample(rng, n):
     params, y0 = sample(rng, n)
@@ -69,7 +71,7 @@ BLOWUP = rkcore.Family(name="blowup", dim=1, n_params=1, stiff=False, rhs=blowup
                        param_names=("k",))
 HIDDEN_STIFF = rkcore.Family(name="hidden_stiff", dim=2, n_params=1, stiff=False, rhs=rhs,
                              sample=lambda rng, n: (np.full((n, 1), 1e5), rng.uniform(1.0, 2.0, (n, 2))))
-'''
+"""
 
 
 def _write_module(folder: Path, source: str = SOURCE) -> Path:
@@ -158,7 +160,9 @@ def test_bad_families_are_one_line_errors_naming_the_reference(userfam, referenc
 
 
 def test_a_family_that_gets_no_problems_is_an_error(userfam):
-    with pytest.raises(RKInputError, match=rf"family '{MODULE}:DECAY' gets no problems \(2 non-stiff problems"):
+    with pytest.raises(
+        RKInputError, match=rf"family '{MODULE}:DECAY' gets no problems \(2 non-stiff problems"
+    ):
         _spec("exponential", "harmonic", f"{MODULE}:DECAY", n_problems=2)
 
 
@@ -167,7 +171,9 @@ def test_two_families_of_one_name_are_an_error(userfam, tmp_path, monkeypatch):
     _write_module(other, SOURCE.replace('name="decay"', 'name="harmonic"'))
     monkeypatch.syspath_prepend(str(other))
     sys.modules.pop(MODULE, None)
-    with pytest.raises(RKInputError, match="'harmonic' and 'userfam_for_tests:DECAY' are both families named"):
+    with pytest.raises(
+        RKInputError, match="'harmonic' and 'userfam_for_tests:DECAY' are both families named"
+    ):
         _spec("harmonic", f"{MODULE}:DECAY")
 
 
@@ -176,7 +182,9 @@ def test_a_failing_reference_solve_names_the_family_and_parameters(userfam, tmp_
     with pytest.raises(ReferenceSolveError) as info:
         make_dataset(spec, cache_dir=tmp_path / "cache", progress=False, workers=1)
     text = str(info.value)
-    assert text.startswith("DOP853 reference of family 'blowup' at k=") and "y0=[" in text and "\n" not in text
+    assert (
+        text.startswith("DOP853 reference of family 'blowup' at k=") and "y0=[" in text and "\n" not in text
+    )
     assert not list((tmp_path / "cache").glob("*"))  # nothing written
 
 
@@ -207,7 +215,9 @@ def test_rkcore_evaluate_rejects_an_attribute_that_is_not_a_family(userfam):
 
 def _profile_text(reference: str) -> str:
     text = (REPO / "examples" / "advection.toml").read_text(encoding="utf-8")
-    return text.replace("examples.advection:ADVECTION", reference).replace("n_problems = 400", "n_problems = 12")
+    return text.replace("examples.advection:ADVECTION", reference).replace(
+        "n_problems = 400", "n_problems = 12"
+    )
 
 
 def test_profiles_differing_only_in_the_family_source_hash_differently(tmp_path, monkeypatch):
@@ -251,7 +261,9 @@ def test_the_manifest_records_where_each_family_came_from(userfam, tmp_path):
 
 
 def test_a_family_scores_the_same_by_import_path_and_by_entry_point(userfam, tmp_path, monkeypatch):
-    plugin = importlib.metadata.EntryPoint(name="decay_plugin", value=f"{MODULE}:DECAY", group=ENTRY_POINT_GROUP)
+    plugin = importlib.metadata.EntryPoint(
+        name="decay_plugin", value=f"{MODULE}:DECAY", group=ENTRY_POINT_GROUP
+    )
 
     def entry_points(**selection):
         return [plugin] if selection.get("group") == ENTRY_POINT_GROUP else []

@@ -114,7 +114,9 @@ class Family:
                 f"got {len(self.param_names)}"
             )
         if not callable(self.sample):
-            raise RKInputError(f"Family.sample must be a function sample(rng, n) for {self.name!r}, got {self.sample!r}")
+            raise RKInputError(
+                f"Family.sample must be a function sample(rng, n) for {self.name!r}, got {self.sample!r}"
+            )
         if self.rhs_block is None:
             from numba.core.dispatcher import Dispatcher
 

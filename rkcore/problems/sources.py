@@ -47,9 +47,19 @@ from ..errors import RKInputError
 from .base import Family
 
 ENTRY_POINT_GROUP = "rk_discovery.families"
+#: Largest rho(J) * t_end of a problem of a family of one's own flagged non-stiff: its DOP853
+#: reference would need ~rho * t_end / 3 steps at the stability limit (the built-ins stay below 25).
+NON_STIFF_RHO_T_MAX = 1000.0
 KINDS = ("builtin", "import", "entry_point")
 
-__all__ = ["ENTRY_POINT_GROUP", "FamilySource", "ResolvedFamily", "check_rhs", "check_sample", "resolve_family"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FamilySource",
+    "ResolvedFamily",
+    "check_rhs",
+    "check_sample",
+    "resolve_family",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,14 +164,18 @@ def _load_import_path(reference: str):
     module_name, _, attribute = reference.partition(":")
     module_name, attribute = module_name.strip(), attribute.strip()
     if not module_name or not attribute:
-        raise RKInputError(f"family {reference!r}: an import path is 'module:attribute', e.g. 'mypkg.odes:MINE'")
+        raise RKInputError(
+            f"family {reference!r}: an import path is 'module:attribute', e.g. 'mypkg.odes:MINE'"
+        )
     module = _import_module(module_name, reference)
     try:
         family = functools.reduce(getattr, attribute.split("."), module)
     except AttributeError:
         public = [name for name, value in vars(module).items() if isinstance(value, Family)]
         hint = f"; it defines {', '.join(public)}" if public else "; it defines no Family"
-        raise RKInputError(f"family {reference!r}: module {module_name!r} has no attribute {attribute!r}{hint}") from None
+        raise RKInputError(
+            f"family {reference!r}: module {module_name!r} has no attribute {attribute!r}{hint}"
+        ) from None
     _check_is_family(family, reference, f"{module_name}.{attribute}")
     return family, module
 
@@ -246,6 +260,51 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- checks
 
 
+def check_family(
+    found: ResolvedFamily, count: int, rng: np.random.Generator, t_end: float, share: tuple[int, int]
+) -> None:
+    """Check a family of one's own on the ``count`` problems a dataset draws from ``rng``.
+
+    Parameters
+    ----------
+    found : ResolvedFamily
+    count : int
+        Problems the dataset gives the family.
+    rng : numpy.random.Generator
+        The family's sampling stream, as the dataset build uses it.
+    t_end : float
+    share : (int, int)
+        Problems of the family's kind and families of that kind (for the message when
+        ``count`` is 0).
+
+    Raises
+    ------
+    RKInputError
+        No problems, a bad sample (:func:`check_sample`), a bad rhs (:func:`check_rhs`), or a
+        non-stiff flag on problems with ``rho(J) * t_end > NON_STIFF_RHO_T_MAX`` (no closed form).
+    """
+    from ..reference import spectral_radius
+
+    source, family = found.source, found.family
+    if count == 0:
+        kind = "stiff" if family.stiff else "non-stiff"
+        raise RKInputError(
+            f"family {source.reference!r} gets no problems ({share[0]} {kind} problems for {share[1]} "
+            f"{kind} families); raise {'n_stiff' if family.stiff else 'n_problems'} or drop it"
+        )
+    params, y0 = check_sample(source, family, rng, count)
+    check_rhs(source, family, params, y0)
+    if not family.stiff and not family.has_exact:
+        rho_t = spectral_radius(family, 0.0, y0, params) * t_end
+        worst = int(np.argmax(rho_t))
+        if rho_t[worst] > NON_STIFF_RHO_T_MAX:
+            raise RKInputError(
+                f"family {source.reference!r} is flagged non-stiff but rho(J) * t_end = {rho_t[worst]:.3g} "
+                f"at params {params[worst].tolist()}, too stiff for its DOP853 reference; set stiff=True "
+                "(Radau reference) or shorten t_end"
+            )
+
+
 def check_sample(source: FamilySource, family: Family, rng: np.random.Generator, n: int):
     """``family.sample(rng, n)`` as float64 arrays ``(params (n, k), y0 (n, d))``, checked.
 
@@ -260,8 +319,13 @@ def check_sample(source: FamilySource, family: Family, rng: np.random.Generator,
         params = np.asarray(params, dtype=np.float64)
         y0 = np.asarray(y0, dtype=np.float64)
     except Exception as exc:  # a user sampler may raise anything
-        raise RKInputError(f"{where}: sample(rng, {n}) fails ({_first_line(exc)}); it must return (params, y0)") from None
-    for label, value, width, field in (("params", params, family.n_params, "n_params"), ("y0", y0, family.dim, "dim")):
+        raise RKInputError(
+            f"{where}: sample(rng, {n}) fails ({_first_line(exc)}); it must return (params, y0)"
+        ) from None
+    for label, value, width, field in (
+        ("params", params, family.n_params, "n_params"),
+        ("y0", y0, family.dim, "dim"),
+    ):
         if value.shape != (n, width):
             raise RKInputError(
                 f"{where}: sample(rng, {n}) returned {label} of shape {value.shape}, expected ({n}, {width}) "
@@ -300,7 +364,10 @@ def check_rhs(source: FamilySource, family: Family, params: np.ndarray, y0: np.n
     where, d = f"family {source.reference!r}", family.dim
     for label in ("rhs", "rhs_block"):
         if not isinstance(getattr(family, label), Dispatcher):
-            raise RKInputError(f"{where}: {label} must be a @numba.njit function, got {type(getattr(family, label)).__name__}")
+            raise RKInputError(
+                f"{where}: {label} must be a @numba.njit function, "
+                f"got {type(getattr(family, label)).__name__}"
+            )
     python_rhs = _unwrap(family.rhs)
     outputs = []
     for fill in (np.nan, _SENTINEL):
@@ -313,7 +380,9 @@ def check_rhs(source: FamilySource, family: Family, params: np.ndarray, y0: np.n
                 f"Family.n_params = {family.n_params}; make them match what the rhs reads and writes"
             ) from None
         except Exception as exc:
-            raise RKInputError(f"{where}: rhs fails on the first sampled problem ({_first_line(exc)})") from None
+            raise RKInputError(
+                f"{where}: rhs fails on the first sampled problem ({_first_line(exc)})"
+            ) from None
         outputs.append(out)
     unset = np.flatnonzero(np.isnan(outputs[0]) & (outputs[1] == _SENTINEL))
     if unset.size:
@@ -323,7 +392,9 @@ def check_rhs(source: FamilySource, family: Family, params: np.ndarray, y0: np.n
         )
     expected = outputs[0]
     if not np.all(np.isfinite(expected)):
-        raise RKInputError(f"{where}: rhs gives a non-finite dydt on the first sampled problem (params {params[0].tolist()})")
+        raise RKInputError(
+            f"{where}: rhs gives a non-finite dydt on the first sampled problem (params {params[0].tolist()})"
+        )
     m = min(4, len(y0))
     compiled = np.empty(d)
     block = np.empty((d, m))
@@ -331,7 +402,9 @@ def check_rhs(source: FamilySource, family: Family, params: np.ndarray, y0: np.n
         family.rhs(0.0, np.ascontiguousarray(y0[0]), np.ascontiguousarray(params[0]), compiled)
         family.rhs_block(0.0, np.ascontiguousarray(y0[:m].T), np.ascontiguousarray(params[:m].T), block)
     except Exception as exc:  # numba raises many types (TypingError, LoweringError, ...)
-        raise RKInputError(f"{where}: rhs or rhs_block does not compile or run ({_first_line(exc)})") from None
+        raise RKInputError(
+            f"{where}: rhs or rhs_block does not compile or run ({_first_line(exc)})"
+        ) from None
     scale = max(1.0, float(np.max(np.abs(expected))))
     for label, got in (("rhs", compiled), ("rhs_block", block[:, 0])):
         if not np.max(np.abs(got - expected)) <= 1e-9 * scale:
