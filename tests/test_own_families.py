@@ -311,3 +311,29 @@ def test_the_example_closed_form_matches_dop853_and_its_spectrum_the_jacobian(mo
         formula = advection.eigenvalues(*params[row])
         distance = np.abs(jacobian[row][:, None] - formula[None, :])
         assert distance.min(axis=0).max() < 1e-6 and distance.min(axis=1).max() < 1e-6
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("families", "n_stiff"),
+    [("examples.advection:ADVECTION", 0), ("heat_1d", 200), ("harmonic,heat_1d", 60), (None, 60)],
+)
+def test_evaluate_defaults_stiff_by_the_kinds_of_the_families(monkeypatch, families, n_stiff):
+    from cli.rkcore_app import app
+
+    monkeypatch.chdir(REPO)
+    received = []
+
+    def load_split(spec, *args, **kwargs):
+        received.append(spec)
+        raise _Stop
+
+    monkeypatch.setattr(evaluation, "load_split", load_split)
+    args = ["evaluate", "-m", "rk4", "--problems", "200"] + (["--families", families] if families else [])
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, _Stop)
+    names = tuple(families.split(",")) if families else None
+    assert received == [DatasetSpec(n_problems=200, n_stiff=n_stiff, t_end=0.1, seed=0, families=names)]
