@@ -71,14 +71,28 @@ _DATASET_PARAMETERS = {  # parameter name -> the option the user types
 
 
 ProblemsOption = Annotated[int, typer.Option("--problems", help="Problems in the dataset.")]
-StiffOption = Annotated[int, typer.Option("--stiff", help="How many of them come from stiff families.")]
+StiffOption = Annotated[
+    int | None,
+    typer.Option(
+        "--stiff",
+        help="How many of them come from stiff families (default: 30% of --problems; all of them "
+        "when --families names only stiff families, none when only non-stiff ones).",
+        show_default=False,
+    ),
+]
 TEndOption = Annotated[float, typer.Option("--t-end", help="Integration horizon of every problem.")]
 DatasetSeedOption = Annotated[
     int, typer.Option("--dataset-seed", help="Which problems are drawn (same seed, same problems).")
 ]
 FamiliesOption = Annotated[
     str | None,
-    typer.Option("--families", metavar="A,B,...", help="Comma-separated families (default: all of them)."),
+    typer.Option(
+        "--families",
+        metavar="A,B,...",
+        help="Comma-separated families (default: every built-in one): built-in names, import paths "
+        "module:attribute of an rkcore.Family of your own (from the working directory or sys.path), "
+        "or rk_discovery.families entry points.",
+    ),
 ]
 SplitOption = Annotated[
     SplitName,
@@ -125,8 +139,29 @@ _SPEC_OPTIONS = {
 _SPEC_FIELD_RE = re.compile(r"(?<![\w-])(?:DatasetSpec\.)?(" + "|".join(_SPEC_OPTIONS) + r")\b")
 
 
-def _spec(problems: int, stiff: int, t_end: float, seed: int, families: str | None) -> DatasetSpec:
+#: Share of stiff problems when ``--stiff`` is not given and the families are of both kinds.
+DEFAULT_STIFF_SHARE = 0.3
+
+
+def _default_stiff(problems: int, names: tuple[str, ...] | None) -> int:
+    """``--stiff`` when not given: 30 % of the problems, all or none if the families are of one kind."""
+    from rkcore.problems.sources import resolve_family
+
+    try:
+        kinds = {True, False} if names is None else {resolve_family(name).family.stiff for name in names}
+    except RKInputError as exc:
+        raise RKInputError(f"--families: {exc}") from None
+    if kinds == {True}:
+        return problems
+    if kinds == {False}:
+        return 0
+    return round(DEFAULT_STIFF_SHARE * problems)
+
+
+def _spec(problems: int, stiff: int | None, t_end: float, seed: int, families: str | None) -> DatasetSpec:
     names = _families(families)
+    if stiff is None:
+        stiff = _default_stiff(problems, names)
     try:
         return DatasetSpec(n_problems=problems, n_stiff=stiff, t_end=t_end, seed=seed, families=names)
     except RKInputError as exc:
@@ -144,7 +179,7 @@ def evaluate_command(
     files: TableauFiles = None,
     method: MethodOption = None,
     problems: ProblemsOption = 1000,
-    stiff: StiffOption = 300,
+    stiff: StiffOption = None,
     t_end: TEndOption = 0.1,
     target_error: Annotated[
         float,
@@ -367,7 +402,7 @@ def work_precision_command(
         typer.Option("--tolerances", metavar="TOL,...", help="rtol = atol values of the adaptive sweep."),
     ] = ", ".join(f"{t:g}" for t in wp.DEFAULT_TOLERANCES),
     problems: ProblemsOption = 200,
-    stiff: StiffOption = 60,
+    stiff: StiffOption = None,
     t_end: TEndOption = 0.1,
     seed: DatasetSeedOption = 0,
     families: FamiliesOption = None,

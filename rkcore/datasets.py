@@ -3,8 +3,14 @@
 A :class:`DatasetSpec` ``(n_problems, n_stiff, t_end, seed, families, split)`` determines a
 dataset completely:
 
+* **Families** are named by references (:mod:`rkcore.problems.sources`): built-in names,
+  import paths ``module:attribute`` of a :class:`~rkcore.problems.base.Family` of your own,
+  or entry points of the group ``rk_discovery.families``.  A family of your own is checked
+  when the spec is made (its sampler on the problems it will draw, its ``rhs`` against its
+  ``dim``), and a hash of its definition enters the spec's hash, hence the cache key.
 * **Allocation.**  ``n_stiff`` problems go to the stiff families of the spec and the rest
-  to the non-stiff ones, round-robin in registry order: each family of a kind gets
+  to the non-stiff ones, round-robin in the spec's order (built-ins in registry order, then
+  the others sorted by reference): each family of a kind gets
   ``count // n_families`` problems and the first ``count % n_families`` get one more.
 * **Sampling.**  Family ``f`` draws its parameters and initial values with
   ``f.sample(Generator(PCG64(SeedSequence(seed, spawn_key=(crc32(f.name), 0)))), n_f)``,
@@ -50,8 +56,9 @@ import numpy as np
 
 from .errors import RKInputError
 from .fileio import atomic_write_bytes
-from .problems import FAMILIES, get_family
+from .problems import FAMILIES
 from .problems.base import Family
+from .problems.sources import FamilySource, ResolvedFamily, check_family, resolve_family
 from .progress import progress_bar
 from .reference import reference_method, reference_solution, spectral_radius
 
@@ -80,8 +87,10 @@ class DatasetSpec:
     seed : int
         Non-negative seed.
     families : sequence of str or None
-        Family names to draw from (default: all of ``rkcore.problems.FAMILIES``); stored
-        in registry order, so the order given does not matter.
+        References of the families to draw from (default: all of ``rkcore.problems.FAMILIES``):
+        built-in names, ``"module:attribute"`` import paths or entry-point names (see
+        :mod:`rkcore.problems.sources`).  Stored built-ins first in registry order, then the
+        others sorted, so the order given does not matter.
     split : (float, float, float)
         Train / validation / test fractions, non-negative, summing to 1.
     """
@@ -116,19 +125,40 @@ class DatasetSpec:
         object.__setattr__(self, "t_end", t_end)
         object.__setattr__(self, "families", self._checked_families())
         object.__setattr__(self, "split", self._checked_split())
+        self._check_own_families()
+
+    def __reduce__(self):
+        # Rebuilt from the fields: the resolved families (code) are found again, not pickled.
+        fields = (self.n_problems, self.n_stiff, self.t_end, self.seed, self.families, self.split)
+        return (DatasetSpec, fields)
 
     def _checked_families(self) -> tuple[str, ...] | None:
         if self.families is None:
+            object.__setattr__(self, "_resolved", {name: resolve_family(name) for name in FAMILIES})
             return None
         names = (self.families,) if isinstance(self.families, str) else tuple(self.families)
         if not names:
             raise RKInputError("DatasetSpec.families must name at least one family (or be None for all)")
-        for name in names:
-            get_family(name)  # raises with the closest name
+        if not all(isinstance(name, str) for name in names):
+            raise RKInputError(f"DatasetSpec.families must be strings, got {list(names)}")
+        names = tuple(name.strip() for name in names)
+        resolved = {name: _resolve(name) for name in names}
         if len(set(names)) != len(names):
             raise RKInputError(f"DatasetSpec.families lists a family twice: {list(names)}")
         chosen = tuple(name for name in FAMILIES if name in names)
-        n_stiff_fams = sum(FAMILIES[name].stiff for name in chosen)
+        chosen += tuple(sorted(name for name in names if name not in FAMILIES))
+        by_name: dict[str, ResolvedFamily] = {}
+        for reference in chosen:
+            found = resolved[reference]
+            clash = by_name.get(found.family.name)
+            if clash is not None:
+                raise RKInputError(
+                    f"DatasetSpec.families: {clash.source.reference!r} and {reference!r} are both families "
+                    f"named {found.family.name!r}; give one another Family.name"
+                )
+            by_name[found.family.name] = found
+        object.__setattr__(self, "_resolved", by_name)
+        n_stiff_fams = sum(found.family.stiff for found in by_name.values())
         if self.n_stiff > 0 and n_stiff_fams == 0:
             raise RKInputError(
                 f"DatasetSpec.n_stiff={self.n_stiff} but families has no stiff family; add one"
@@ -139,6 +169,19 @@ class DatasetSpec:
                 f"{self.n_problems - self.n_stiff} problems; add one or set n_stiff = n_problems"
             )
         return chosen
+
+    def _check_own_families(self) -> None:
+        """Sample every family of one's own as the build will, and probe its rhs on the draws."""
+        allocation = self.allocation()
+        for name, found in self._resolved.items():
+            if found.source.kind != "builtin":
+                same_kind = sum(f.family.stiff == found.family.stiff for f in self._resolved.values())
+                total = self.n_stiff if found.family.stiff else self.n_problems - self.n_stiff
+                try:
+                    check_family(found, allocation.get(name, 0), _stream(self.seed, name, 0), self.t_end,
+                                 (total, same_kind))  # fmt: skip
+                except RKInputError as exc:
+                    raise RKInputError(f"DatasetSpec.families: {exc}") from None
 
     def _checked_split(self) -> tuple[float, float, float]:
         try:
@@ -155,8 +198,18 @@ class DatasetSpec:
 
     @property
     def family_names(self) -> tuple[str, ...]:
-        """Families drawn from, in registry order."""
-        return tuple(FAMILIES) if self.families is None else self.families
+        """``Family.name`` of each family drawn from, in the spec's order."""
+        return tuple(self._resolved)
+
+    @property
+    def families_by_name(self) -> dict[str, Family]:
+        """The families drawn from, by ``Family.name``, in the spec's order."""
+        return {name: found.family for name, found in self._resolved.items()}
+
+    @property
+    def sources(self) -> tuple[FamilySource, ...]:
+        """Where each family came from and the hash of its definition, in the spec's order."""
+        return tuple(found.source for found in self._resolved.values())
 
     def to_dict(self) -> dict:
         """JSON-ready dict; ``DatasetSpec(**d)`` rebuilds the spec."""
@@ -170,9 +223,16 @@ class DatasetSpec:
         }
 
     def hash(self) -> str:
-        """SHA-256 (hex) of the canonical JSON of the spec and the dataset format version."""
+        """SHA-256 (hex) of the canonical JSON of the spec and the dataset format version.
+
+        With families of one's own, the hashes of their definitions are part of it.
+        """
+        payload = {"format": DATASET_FORMAT_VERSION, "spec": self.to_dict()}
+        own = {source.reference: source.hash for source in self.sources if source.hash is not None}
+        if own:
+            payload["family_hashes"] = own
         canonical = json.dumps(
-            {"format": DATASET_FORMAT_VERSION, "spec": self.to_dict()},
+            payload,
             sort_keys=True,
             separators=(",", ":"),
             allow_nan=False,
@@ -182,9 +242,10 @@ class DatasetSpec:
     def allocation(self) -> dict[str, int]:
         """Problems per family (families with none are left out), in registry order."""
         names = self.family_names
+        families = self.families_by_name
         counts = {}
         for stiff, total in ((False, self.n_problems - self.n_stiff), (True, self.n_stiff)):
-            kind = [name for name in names if FAMILIES[name].stiff == stiff]
+            kind = [name for name in names if families[name].stiff == stiff]
             for i, name in enumerate(kind):
                 counts[name] = total // len(kind) + (1 if i < total % len(kind) else 0)
         return {name: counts[name] for name in names if counts.get(name, 0) > 0}
@@ -407,9 +468,20 @@ def _split_labels(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return labels[np.argsort(rng.permutation(len(labels)), kind="stable")]
 
 
-def _reference_task(name: str, y0: np.ndarray, params: np.ndarray, t0: float, t1: float):
-    """Worker entry point (module level so that it pickles): references of one chunk."""
-    ref = reference_solution(get_family(name), y0, params, t0, t1)
+def _resolve(reference: str) -> ResolvedFamily:
+    """:func:`resolve_family`, its error naming the spec's field."""
+    try:
+        return resolve_family(reference)
+    except RKInputError as exc:
+        raise RKInputError(f"DatasetSpec.families: {exc}") from None
+
+
+def _reference_task(reference: str, y0: np.ndarray, params: np.ndarray, t0: float, t1: float):
+    """Worker entry point (module level so that it pickles): references of one chunk.
+
+    The family travels by reference and is resolved again in the worker.
+    """
+    ref = reference_solution(resolve_family(reference).family, y0, params, t0, t1)
     return ref.y, ref.error
 
 
@@ -420,9 +492,11 @@ def _build(spec: DatasetSpec, progress: bool, workers: int | None) -> dict:
     tasks = []
     start = 0
     allocation = spec.allocation()
+    families = spec.families_by_name
+    references = {source.name: source.reference for source in spec.sources}
     split_counts = _split_counts(list(allocation.values()), spec.split)
     for f, (name, count) in enumerate(allocation.items()):
-        family = FAMILIES[name]
+        family = families[name]
         params, y0 = family.sample(_stream(spec.seed, name, 0), count)
         arrays[f"{name}/params"] = np.ascontiguousarray(params, dtype=np.float64)
         arrays[f"{name}/y0"] = np.ascontiguousarray(y0, dtype=np.float64)
@@ -441,12 +515,12 @@ def _build(spec: DatasetSpec, progress: bool, workers: int | None) -> dict:
 
     def args(task):
         name, lo, hi = task
-        return name, arrays[f"{name}/y0"][lo:hi], arrays[f"{name}/params"][lo:hi], t0, t1
+        return references[name], arrays[f"{name}/y0"][lo:hi], arrays[f"{name}/params"][lo:hi], t0, t1
 
     # Closed forms are vectorised and instant: evaluate them here; ship only solver work out.
-    pending = [task for task in tasks if not FAMILIES[task[0]].has_exact]
+    pending = [task for task in tasks if not families[task[0]].has_exact]
     for task in tasks:
-        if FAMILIES[task[0]].has_exact:
+        if families[task[0]].has_exact:
             store(task, _reference_task(*args(task)))
     n_workers = min(workers or os.cpu_count() or 1, len(pending))
     with progress_bar(sum(hi - lo for _, lo, hi in pending), desc="references", unit="problem",
@@ -479,8 +553,9 @@ def _build(spec: DatasetSpec, progress: bool, workers: int | None) -> dict:
 def _assemble(spec: DatasetSpec, arrays: dict, cache_path: Path | None, from_cache: bool) -> Dataset:
     """Turn the stored arrays into groups and splits."""
     groups, per_split = [], ([], [], [])
+    families = spec.families_by_name
     for name in spec.allocation():
-        family = FAMILIES[name]
+        family = families[name]
         group = ProblemGroup(
             family=family,
             y0=arrays[f"{name}/y0"],
@@ -546,8 +621,9 @@ def _decode(spec: DatasetSpec, blob: bytes) -> dict:
     meta = json.loads(bytes(stored.pop("__meta__")).decode("utf-8"))
     if meta != {"format": DATASET_FORMAT_VERSION, "spec": spec.to_dict()}:
         raise ValueError("stored spec or format differs")
+    families = spec.families_by_name
     for name, count in spec.allocation().items():
-        d, k = FAMILIES[name].dim, FAMILIES[name].n_params
+        d, k = families[name].dim, families[name].n_params
         expected = {
             "params": (count, k),
             "y0": (count, d),

@@ -97,8 +97,9 @@ def reference_solution(
     ------
     RKInputError
         Shapes that do not match the family.
-    RuntimeError
-        A solver failed to reach ``t1`` (names the family and the row).
+    ReferenceSolveError
+        A solver failed to reach ``t1``, the right-hand side raised, or the closed form gave
+        non-finite values or the wrong shape (one line naming the family and the parameters).
     """
     y0 = np.ascontiguousarray(y0, dtype=np.float64)
     params = np.ascontiguousarray(params, dtype=np.float64)
@@ -115,9 +116,9 @@ def reference_solution(
             f"method must be 'DOP853', 'Radau' or, with a closed form, 'exact'; got {method!r}"
         )
     if method == "exact":
-        y = family.exact(t1, y0, params, t0)
+        y = _exact(family, t1, y0, params, t0)
         tm = 0.5 * (t0 + t1)
-        composed = family.exact(t1, family.exact(tm, y0, params, t0), params, tm)
+        composed = _exact(family, t1, _exact(family, tm, y0, params, t0), params, tm)
         error = np.maximum(relative_error(composed, y), np.finfo(float).eps)
         return Reference(np.ascontiguousarray(y), error, method)
     y = np.empty_like(y0)
@@ -134,6 +135,36 @@ def reference_solution(
     return Reference(y, np.maximum(error, np.finfo(float).eps), method)
 
 
+class ReferenceSolveError(RKInputError):
+    """A reference that could not be computed; the message names the family and the parameters."""
+
+
+def _where(family: Family, p: np.ndarray, y0: np.ndarray | None = None) -> str:
+    names = family.param_names or tuple(f"p[{i}]" for i in range(family.n_params))
+    text = ", ".join(f"{name}={value:.6g}" for name, value in zip(names, p, strict=True))
+    if y0 is not None and y0.size <= 4:
+        text += f", y0={np.asarray(y0).tolist()}"
+    return f"family {family.name!r} at {text}"
+
+
+def _exact(family: Family, t: float, y0: np.ndarray, params: np.ndarray, t0: float) -> np.ndarray:
+    """``family.exact`` at ``t``, checked for shape (n, d) and finiteness."""
+    try:
+        y = np.asarray(family.exact(t, y0, params, t0), dtype=np.float64)
+    except Exception as exc:  # a user closed form may raise anything
+        where = _where(family, params[0])
+        raise ReferenceSolveError(f"closed form of {where} fails: {_first_line(exc)}") from None
+    if y.shape != y0.shape:
+        raise ReferenceSolveError(
+            f"closed form of family {family.name!r} returns shape {y.shape}, expected {y0.shape} (n, dim)"
+        )
+    bad = np.flatnonzero(~np.all(np.isfinite(y), axis=1))
+    if bad.size:
+        where = _where(family, params[bad[0]], y0[bad[0]])
+        raise ReferenceSolveError(f"closed form of {where} is not finite")
+    return y
+
+
 def _solve(family, y0, p, t0, t1, method, rtol, row, max_step=np.inf):
     """One ``solve_ivp`` run to ``t1``, shape (d,)."""
     from scipy.integrate import solve_ivp  # deferred: importing rkcore should stay cheap
@@ -146,10 +177,25 @@ def _solve(family, y0, p, t0, t1, method, rtol, row, max_step=np.inf):
         return out
 
     atol = ATOL_PER_SCALE * max(1.0, float(np.max(np.abs(y0))))
-    sol = solve_ivp(fun, (t0, t1), y0, method=method, rtol=rtol, atol=atol, t_eval=(t1,), max_step=max_step)
+    try:
+        sol = solve_ivp(
+            fun, (t0, t1), y0, method=method, rtol=rtol, atol=atol, t_eval=(t1,), max_step=max_step
+        )
+    except Exception as exc:  # the rhs raised (a user rhs may raise anything)
+        raise ReferenceSolveError(
+            f"{method} reference of {_where(family, p, y0)} (problem {row}) failed: {_first_line(exc)}"
+        ) from None
     if sol.status != 0 or not np.all(np.isfinite(sol.y)):
-        raise RuntimeError(f"{method} failed on {family.name!r} problem {row}: {sol.message}")
+        stiff_hint = "" if family.stiff else "; if the family is stiff, set stiff=True (Radau)"
+        raise ReferenceSolveError(
+            f"{method} reference of {_where(family, p, y0)} (problem {row}) failed: {sol.message}{stiff_hint}"
+        )
     return sol.y[:, -1]
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def jacobian_eigenvalues(family: Family, t: float, y: np.ndarray, params: np.ndarray) -> np.ndarray:

@@ -17,7 +17,12 @@ the built-in files spell out every value)::
     n_stiff = 400                   # required: how many come from stiff families (<= n_problems)
     t_end = 0.12                    # required: integration horizon [0, t_end] of every ODE
     seed = 2024                     # default 2024: which ODEs are drawn (the run's seed is training.seed)
-    families = []                   # default []: family names; empty = every registered family
+    families = []                   # default []: family references; empty = every built-in family.
+                                    #   A built-in name ("van_der_pol"), an import path
+                                    #   "module:attribute" of an rkcore.Family of your own (looked
+                                    #   up from the working directory, then sys.path), or the name
+                                    #   of an installed "rk_discovery.families" entry point; the
+                                    #   hash of a family of your own is part of the profile's hash
     split = [0.4, 0.4, 0.2]         # default: train / validation / test fractions (positive, sum 1);
                                     #   validation decides what training keeps, so it is large
     [stages]
@@ -218,6 +223,23 @@ class DatasetSection(_Section):
             f"must be three positive fractions (train, validation, test) summing to 1, "
             f"got {list(self.split)}",
         )
+
+    def family_hashes(self) -> dict[str, str]:
+        """Definition hash of each family of one's own (import path or entry point), by reference.
+
+        See :mod:`rkcore.problems.sources`; built-in families have none (the code's version pins them).
+        """
+        from rkcore.problems import FAMILIES
+        from rkcore.problems.sources import resolve_family
+
+        own = {}
+        for reference in self.families:
+            if reference.strip() not in FAMILIES:
+                try:
+                    own[reference] = resolve_family(reference).source.hash
+                except RKInputError as exc:
+                    raise ProfileError(f"dataset.families: {exc}") from None
+        return own
 
 
 @dataclasses.dataclass(frozen=True)
@@ -498,10 +520,15 @@ class Profile:
 
         ``overrides`` is provenance, not a setting, and is left out: the same settings reached
         by different routes (``--seed 0`` or ``--set training.seed=0``) share a hash and so a
-        run folder.
+        run folder.  The definition hash of every family of one's own in ``dataset.families``
+        is part of it (:meth:`DatasetSection.family_hashes`): a profile naming
+        ``"mypkg.odes:MINE"`` changes hash, and run folder, when that code changes.
         """
         data = self.to_dict()
         del data["overrides"]
+        own = self.dataset.family_hashes()
+        if own:
+            data["family_hashes"] = own
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

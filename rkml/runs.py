@@ -60,7 +60,9 @@ CHECKPOINT_NAME = "checkpoint.pt"
 #: without a valid result (:class:`rkml.errors.TrainingRejected`).
 RUN_STATUSES = ("running", "interrupted", "failed", "rejected", "complete")
 
-_MANIFEST_CORE_KEYS = ("profile", "profile_hash", "name", "seed", "overrides", "versions", "git_commit")
+_MANIFEST_CORE_KEYS = (
+    "profile", "profile_hash", "name", "seed", "overrides", "families", "versions", "git_commit"
+)
 
 
 def default_run_dir(profile: Profile, root: str | os.PathLike = "runs") -> Path:
@@ -196,8 +198,10 @@ def write_manifest(run_dir: str | os.PathLike, profile: Profile, extra: dict[str
     """Write ``run_dir/manifest.json`` atomically.
 
     Holds the full resolved profile (``profile``, loadable with ``Profile.from_dict``), its
-    ``profile_hash``, ``name``, ``seed``, ``overrides``, ``versions`` and ``git_commit``,
-    followed by ``extra`` (e.g. ``status``, ``start_time``, ``end_time``, ``device``).
+    ``profile_hash``, ``name``, ``seed``, ``overrides``, ``families`` (where each dataset
+    family came from and the hash of its definition, see
+    :class:`rkcore.problems.sources.FamilySource`), ``versions`` and ``git_commit``, followed
+    by ``extra`` (e.g. ``status``, ``start_time``, ``end_time``, ``device``).
 
     Raises
     ------
@@ -216,6 +220,7 @@ def write_manifest(run_dir: str | os.PathLike, profile: Profile, extra: dict[str
         "profile_hash": profile.hash(),
         "overrides": list(profile.overrides),
         "profile": profile.to_dict(),
+        "families": [source.to_dict() for source in profile.dataset_spec().sources],
         "versions": versions(),
         "git_commit": git_commit(),
         **extra,

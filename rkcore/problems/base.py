@@ -33,7 +33,26 @@ from ..errors import RKInputError
 # dispatchers), so it can key a dict; the registry holds exactly one of each.
 @dataclasses.dataclass(frozen=True, eq=False)
 class Family:
-    """A parametrised ODE family.
+    """A parametrised ODE family: the built-ins are values of this type, and so are yours.
+
+    A family of your own is a module-level value in your own module, named in a dataset or a
+    profile by its import path (``families = ["mypkg.advection:ADVECTION"]``) or by an entry
+    point of the group ``rk_discovery.families`` (see :mod:`rkcore.problems.sources`)::
+
+        @numba.njit
+        def decay_rhs(t, y, p, dydt):          # y (1,), p (1,), writes dydt (1,)
+            dydt[0] = -p[0] * y[0]
+
+        def decay_sample(rng, n):               # (params (n, 1), y0 (n, 1)) from the seeded rng
+            return rng.uniform(0.5, 2.0, (n, 1)), rng.uniform(1.0, 2.0, (n, 1))
+
+        DECAY = rkcore.Family(name="decay", dim=1, n_params=1, stiff=False, rhs=decay_rhs,
+                              sample=decay_sample, param_names=("lam",))
+
+    Only ``name``, ``dim``, ``n_params``, ``stiff``, ``rhs`` and ``sample`` are required;
+    ``rhs_block`` defaults to a compiled loop over ``rhs`` and ``exact`` (a closed form) to none,
+    in which case references come from scipy (DOP853, or Radau for a stiff family).  ``sample``
+    must draw only from the generator it is given, so that the dataset's seed fixes the problems.
 
     Attributes
     ----------
@@ -46,7 +65,8 @@ class Family:
     stiff : bool
         Whether the family is stiff over its parameter ranges (see ``stiffness``).
     rhs, rhs_block : numba dispatchers
-        Right-hand sides, see the module docstring.
+        Right-hand sides, see the module docstring.  ``rhs_block=None`` derives the block
+        form from ``rhs`` (a loop over the columns, compiled on first use).
     sample : callable
         ``sample(rng: numpy.random.Generator, n: int) -> (params (n, k), y0 (n, d))``.
     exact : callable or None
@@ -72,8 +92,8 @@ class Family:
     n_params: int
     stiff: bool
     rhs: Any
-    rhs_block: Any
-    sample: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]
+    rhs_block: Any = None
+    sample: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]] | None = None
     exact: Callable[..., np.ndarray] | None = None
     param_ranges: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
     stiffness: str = ""
@@ -93,6 +113,20 @@ class Family:
                 f"Family.param_names must have n_params={self.n_params} entries for {self.name!r}, "
                 f"got {len(self.param_names)}"
             )
+        if not callable(self.sample):
+            raise RKInputError(
+                f"Family.sample must be a function sample(rng, n) for {self.name!r}, got {self.sample!r}"
+            )
+        if self.rhs_block is None:
+            from numba.core.dispatcher import Dispatcher
+
+            if not isinstance(self.rhs, Dispatcher):
+                raise RKInputError(
+                    f"Family.rhs of {self.name!r} must be a @numba.njit function rhs(t, y, p, dydt), "
+                    f"got {type(self.rhs).__name__}"
+                )
+            object.__setattr__(self, "rhs_block", _block_form(self.rhs))
+            object.__setattr__(self, "_derived_block", True)
 
     def __reduce__(self):
         # A registered family unpickles as the registry's object, so identity survives
@@ -101,12 +135,31 @@ class Family:
 
         if FAMILIES.get(self.name) is self:
             return (_registered_family, (self.name,))
-        return (Family, tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if getattr(self, "_derived_block", False):
+            fields["rhs_block"] = None  # derived again on unpickling
+        return (Family, tuple(fields.values()))
 
     @property
     def has_exact(self) -> bool:
         """Whether a closed-form solution is available."""
         return self.exact is not None
+
+
+def _block_form(rhs: Any) -> Any:
+    """A block right-hand side ``rhs_block(t, Y (d, m), P (k, m), dYdt (d, m))`` looping over ``rhs``.
+
+    Compiled lazily for whatever arrays it meets (read-only ones included); ``rhs`` is called
+    on the strided columns, which LLVM inlines.
+    """
+    from numba import njit
+
+    @njit
+    def rhs_block(t, Y, P, dYdt):
+        for j in range(Y.shape[1]):
+            rhs(t, Y[:, j], P[:, j], dYdt[:, j])
+
+    return rhs_block
 
 
 def _registered_family(name: str) -> Family:
