@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,12 +72,15 @@ class Preformatted:
 
 @dataclasses.dataclass(frozen=True)
 class Alert:
-    """A boxed list of messages; ``kind`` is ``"error"`` or ``"warning"``."""
+    """A boxed list of messages; ``kind`` is ``"error"``, ``"warning"`` or ``"beaten"`` (a
+    library method scores above a learned headline: shown in red, not a guard error)."""
 
     kind: str
     title: str
     lines: tuple[str, ...]
 
+
+_LABELS = {"error": "ERROR", "warning": "WARNING", "beaten": "BEATEN"}
 
 Block = Heading | Paragraph | Table | Image | Preformatted | Alert
 
@@ -139,7 +143,7 @@ def render_markdown(blocks: Sequence[Block]) -> str:
         elif isinstance(block, Preformatted):
             out.append("```text\n" + block.text + "\n```")
         elif isinstance(block, Alert):
-            label = "ERROR" if block.kind == "error" else "WARNING"
+            label = _LABELS.get(block.kind, "WARNING")
             lines = [f"> **{label}: {block.title}**", ">"]
             lines += [f"> - {line}" for line in block.lines]
             out.append("\n".join(lines))
@@ -160,17 +164,24 @@ img { max-width: 100%; border: 1px solid #ddd; }
 .alert { border: 2px solid; padding: 0.4em 1em; margin: 1em 0; border-radius: 4px; }
 .alert.error { border-color: #c62828; background: #fdecea; }
 .alert.warning { border-color: #ef6c00; background: #fff4e5; }
+.alert.beaten { border-color: #c62828; background: #fdecea; color: #b71c1c; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figcaption, caption { font-style: italic; color: #555; }
 """
 
 
+_NUMERIC = re.compile(r"^[+\-−]?(\d|∞|–$)")
+
+
 def _html_cell(cell: str | Cell) -> str:
+    raw = cell.text if isinstance(cell, Cell) else cell
+    num = ' class="num"' if _NUMERIC.match(raw) else ""
     if isinstance(cell, Cell):
         text = html.escape(cell.text)
         if cell.marked and cell.text:
             return f'<td class="diff">{text} {DIFF_MARK}</td>'
-        return f"<td><strong>{text}</strong></td>" if cell.bold else f"<td>{text}</td>"
-    return f"<td>{html.escape(cell)}</td>"
+        return f"<td{num}><strong>{text}</strong></td>" if cell.bold else f"<td{num}>{text}</td>"
+    return f"<td{num}>{html.escape(cell)}</td>"
 
 
 def render_html(blocks: Sequence[Block], base_dir: str | Path, title: str) -> str:
@@ -211,7 +222,7 @@ def render_html(blocks: Sequence[Block], base_dir: str | Path, title: str) -> st
         elif isinstance(block, Preformatted):
             body.append(f"<pre>{html.escape(block.text)}</pre>")
         elif isinstance(block, Alert):
-            label = "ERROR" if block.kind == "error" else "WARNING"
+            label = _LABELS.get(block.kind, "WARNING")
             items = "".join(f"<li>{html.escape(line)}</li>" for line in block.lines)
             body.append(
                 f'<div class="alert {html.escape(block.kind)}"><strong>{label}: '
