@@ -452,6 +452,7 @@ def compare(
         atomic_write_text(out_dir / "index.html", html),
         atomic_write_text(out_dir / "index.md", md),
         *(out_dir / f for f in files.values()),
+        *(svg for f in files.values() if (svg := (out_dir / f).with_suffix(".svg")).is_file()),
     ]
     result = CompareResult(out_dir, tuple(written), tuple(records), tuple(rejected), findings)
     if strict and findings:

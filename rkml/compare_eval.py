@@ -128,7 +128,7 @@ def evaluate_all(
     prepared = prepare_split(dataset.all, plan)
     weights = list(dict.fromkeys(r.profile.weights() for r in records))
     by_weights: dict[Any, Evaluation] = {}
-    with progress_bar(len(weights) + 2, desc="compare: scoring", unit="pass", enabled=progress) as bar:
+    with progress_bar(len(weights) + 2, desc="compare: scoring", unit="scoring", enabled=progress) as bar:
         evaluation = evaluate(tableaux, prepared)
         bar.update(1)
         for w in weights:
@@ -166,6 +166,7 @@ def write_figures(
         headlines + [t for t in library if t.name == "rk4"],
         out_dir / "stability_regions.png",
         title="Stability regions |R(z)| <= 1 of the headline tableaux (RK4 for reference)",
+        dpi=cp.PNG_DPI,
     )
     files["stability"] = "stability_regions.png"
     spec = common.spec

@@ -218,15 +218,19 @@ def summary_blocks(records: Sequence[RunRecord], library: Sequence[rkcore.Tablea
             gain = PairedGain(-d.gain, d.stderr, d.n)  # headline minus library method
             word = "beats" if gain.gain > 0 else "loses to"
             sure = "" if abs(gain.gain) > gain.stderr else " (within one s.e.: not distinguishable)"
-            verdict = f"{word} {m.rows[best]} by {abs(gain.gain):.2g} ± {gain.stderr:.2g} {UNIT}{sure}"
+            verdict = f"{word} {m.rows[best]} by {pm((abs(gain.gain), gain.stderr)).lstrip('+')} {UNIT}{sure}"
             best_text, diff_text = m.rows[best], pm(gain)
         else:
             verdict, best_text, diff_text = "no library method with its stage count", "–", "–"
-        above = {m.rows[i]: -m.vs_own[i, j].gain for i in range(n, len(m.rows)) if m.vs_own[i, j].gain < 0}
+        # vs_own[i, j] is library method i minus headline j: above zero, it beats the headline
+        above = {
+            m.rows[i]: f" by {pm(m.vs_own[i, j])} {UNIT}"
+            for i in range(n, len(m.rows))
+            if m.vs_own[i, j].gain > 0
+        }
         for name, by in recorded_library_above(r).items():
-            above.setdefault(f"{name} (run's own test split)", by)
-        for name, by in above.items():
-            amount = "" if np.isnan(by) else f" by {by:.2g} {UNIT}"
+            above.setdefault(f"{name} (run's own test split)", "" if np.isnan(by) else f" by {by:.2g} {UNIT}")
+        for name, amount in above.items():
             beaten.append(f"{r.label}: {name} scores above the headline{amount}")
         rows.append(
             (

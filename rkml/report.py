@@ -170,7 +170,8 @@ figcaption, caption { font-style: italic; color: #555; }
 """
 
 
-_NUMERIC = re.compile(r"^[+\-−]?(\d|∞|–$)")
+#: Cells right-aligned in HTML: a number (optionally ``± s.e.``), possibly followed by a remark.
+_NUMERIC = re.compile(r"^([+\-−]?(\d[\d.,eE+\-]*|∞)( ± [\d.eE+\-]+)?(\s.*)?|–)$")
 
 
 def _html_cell(cell: str | Cell) -> str:
