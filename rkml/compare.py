@@ -448,7 +448,9 @@ def compare(
 
     md = rp.render_markdown(blocks)
     html = rp.render_html(blocks, out_dir, "rkml comparison report")
+    tables = [atomic_write_text(out_dir / name, text) for name, text in rp.table_files(blocks).items()]
     written = [
+        *tables,
         atomic_write_text(out_dir / "index.html", html),
         atomic_write_text(out_dir / "index.md", md),
         *(out_dir / f for f in files.values()),

@@ -216,9 +216,11 @@ def summary_blocks(records: Sequence[RunRecord], library: Sequence[rkcore.Tablea
             best = max(same, key=lambda i: m.score[i, j])
             d = m.vs_own[best, j]
             gain = PairedGain(-d.gain, d.stderr, d.n)  # headline minus library method
-            word = "beats" if gain.gain > 0 else "loses to"
-            sure = "" if abs(gain.gain) > gain.stderr else " (within one s.e.: not distinguishable)"
-            verdict = f"{word} {m.rows[best]} by {pm((abs(gain.gain), gain.stderr)).lstrip('+')} {UNIT}{sure}"
+            if abs(gain.gain) <= gain.stderr:
+                verdict = f"indistinguishable from {m.rows[best]} ({pm(gain)} {UNIT}, within one s.e.)"
+            else:
+                word = "beats" if gain.gain > 0 else "loses to"
+                verdict = f"{word} {m.rows[best]} by {pm((abs(gain.gain), gain.stderr)).lstrip('+')} {UNIT}"
             best_text, diff_text = m.rows[best], pm(gain)
         else:
             verdict, best_text, diff_text = "no library method with its stage count", "–", "–"

@@ -237,3 +237,61 @@ def render_html(blocks: Sequence[Block], base_dir: str | Path, title: str) -> st
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
+
+
+# ---------------------------------------------------------------- CSV and LaTeX copies of the tables
+_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
+                  "±": r"$\pm$", "−": "$-$", "∞": r"$\infty$", "–": "--", "⚠": r"(!)"}  # fmt: skip
+
+
+def _latex(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _plain(cell: str | Cell) -> str:
+    return cell.text if isinstance(cell, Cell) else cell
+
+
+def table_files(blocks: Sequence[Block]) -> dict[str, str]:
+    """Every table of ``blocks`` as CSV and as a LaTeX ``tabular``: ``{file name: text}``.
+
+    Files are ``table-NN-<slug>.csv`` / ``.tex``, numbered in report order; the slug comes from
+    the table's caption, else from the heading above it.  Numeric columns are right-aligned in
+    LaTeX, marked cells bold.
+    """
+    import csv
+    import io
+
+    out: dict[str, str] = {}
+    heading = "table"
+    k = 0
+    for block in blocks:
+        if isinstance(block, Heading):
+            heading = block.text
+        if not isinstance(block, Table):
+            continue
+        k += 1
+        slug = re.sub(r"[^a-z0-9]+", "-", (block.caption or heading).lower()).strip("-")[:40] or "table"
+        name = f"table-{k:02d}-{slug}"
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(block.header)
+        writer.writerows([_plain(c) for c in row] for row in block.rows)
+        out[f"{name}.csv"] = buffer.getvalue()
+        cols = [
+            "r" if block.rows and all(_NUMERIC.match(_plain(row[j])) for row in block.rows if j < len(row)) else "l"
+            for j in range(len(block.header))
+        ]
+        lines = [f"% {block.caption or heading}", r"\begin{tabular}{" + "".join(cols) + "}", r"\hline"]
+        lines.append(" & ".join(_latex(h) for h in block.header) + r" \\ \hline")
+        for row in block.rows:
+            cells = []
+            for c in row:
+                text = _latex(_plain(c))
+                bold = isinstance(c, Cell) and (c.bold or c.marked) and text
+                cells.append(r"\textbf{" + text + "}" if bold else text)
+            lines.append(" & ".join(cells) + r" \\")
+        lines += [r"\hline", r"\end{tabular}", ""]
+        out[f"{name}.tex"] = "\n".join(lines)
+    return out

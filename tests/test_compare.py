@@ -425,3 +425,20 @@ def test_pm_rounds_value_to_the_error():
 
     assert pm((0.1234, 0.0312)) == "+0.123 ± 0.031"
     assert pm((-1.5, 0.26)) == "-1.50 ± 0.26"
+
+
+def test_every_table_is_written_as_csv_and_latex(tmp_path, three_runs):
+    import csv
+
+    out = tmp_path / "report"
+    result = compare(three_runs, out, cross_check=SPEC)
+    csvs, texs = sorted(out.glob("table-*.csv")), sorted(out.glob("table-*.tex"))
+    assert len(csvs) == len(texs) >= 5 and [p.stem for p in csvs] == [p.stem for p in texs]
+    assert set(csvs + texs) <= set(result.files)
+    summary = next(p for p in csvs if "answer-first" in p.name)
+    rows = list(csv.reader(summary.open()))
+    assert rows[0][0] == "run" and len(rows) == 4
+    tex = summary.with_suffix(".tex").read_text()
+    assert r"\begin{tabular}" in tex and r"$\pm$" in tex and tex.rstrip().endswith(r"\end{tabular}")
+    # SVG beside every drawn PNG but the stability regions (drawn by rkcore)
+    assert sorted(p.stem for p in out.glob("*.svg")) == ["tradeoff", "training_curves", "work_precision"]
