@@ -152,9 +152,7 @@ def matrix_sentence(m: Matrix) -> str:
             if same:
                 parent[find(b)] = find(a)
     behaviours = len({find(i) for i in range(n)})
-    beaten = sum(
-        1 for j in range(n) if any(m.vs_own[i, j].exceeds(1.0) for i in range(n, len(m.rows)))
-    )
+    beaten = sum(1 for j in range(n) if any(m.vs_own[i, j].exceeds(1.0) for i in range(n, len(m.rows))))
     return (
         f"{own_best} of {n} headlines are the best headline under their own weights (no other headline "
         f"beats them by more than one paired s.e.); the {n} headlines form {behaviours} distinct "
@@ -202,7 +200,9 @@ def matrix_blocks(m: Matrix) -> list[rp.Block]:
     ]
 
 
-def summary_blocks(records: Sequence[RunRecord], library: Sequence[rkcore.Tableau], m: Matrix) -> list[rp.Block]:
+def summary_blocks(
+    records: Sequence[RunRecord], library: Sequence[rkcore.Tableau], m: Matrix
+) -> list[rp.Block]:
     """Per run: headline, its score ± s.e. under its own weights, the best library method with the
     headline's stage count and the paired difference, a verdict, and every library method that beats
     it (on the common dataset, or on the run's own test split per its ``metrics.json``) in red."""
@@ -252,7 +252,15 @@ def summary_blocks(records: Sequence[RunRecord], library: Sequence[rkcore.Tablea
             f"scores relative to RK4 in {UNIT} (higher is better); {SE_NOTE}."
         ),
         rp.Table(
-            ("run", "profile", "s", "score ± s.e.", "best library method (same s)", "headline − it", "verdict"),
+            (
+                "run",
+                "profile",
+                "s",
+                "score ± s.e.",
+                "best library method (same s)",
+                "headline − it",
+                "verdict",
+            ),
             tuple(rows),
             caption="the answer first",
         ),

@@ -280,7 +280,9 @@ def table_files(blocks: Sequence[Block]) -> dict[str, str]:
         writer.writerows([_plain(c) for c in row] for row in block.rows)
         out[f"{name}.csv"] = buffer.getvalue()
         cols = [
-            "r" if block.rows and all(_NUMERIC.match(_plain(row[j])) for row in block.rows if j < len(row)) else "l"
+            "r"
+            if block.rows and all(_NUMERIC.match(_plain(row[j])) for row in block.rows if j < len(row))
+            else "l"
             for j in range(len(block.header))
         ]
         lines = [f"% {block.caption or heading}", r"\begin{tabular}{" + "".join(cols) + "}", r"\hline"]

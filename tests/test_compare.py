@@ -360,7 +360,11 @@ def _losing_metrics(run_dir: Path, stages: int = 4) -> None:
         "library": {"ssprk104": card(0.35), "rk4": card(0.0)},
         "gain_over": {"library": {"ssprk104": {"gain": -0.25, "stderr": 0.03, "n": 40}}},
     }
-    metrics = {"headline": stages, "stages": {str(stages): {"test": test, "validation": test}}, "new_field": [1]}
+    metrics = {
+        "headline": stages,
+        "stages": {str(stages): {"test": test, "validation": test}},
+        "new_field": [1],
+    }
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -372,7 +376,9 @@ def test_summary_comes_first_and_warns_in_red_when_a_library_method_wins(tmp_pat
     html = (out / "index.html").read_text()
     assert md.index("## Summary") < md.index("## Runs") < md.index("## Cross-profile matrix")
     assert "**BEATEN: library methods that beat a headline**" in md
-    warning = f"{three_runs[1].name}: ssprk104 (run's own test split) scores above the headline by 0.25 decades"
+    warning = (
+        f"{three_runs[1].name}: ssprk104 (run's own test split) scores above the headline by 0.25 decades"
+    )
     assert warning in md
     assert '<div class="alert beaten">' in html and html.index("alert beaten") < html.index("<h2>Runs</h2>")
     assert ".alert.beaten { border-color: #c62828" in html

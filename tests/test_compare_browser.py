@@ -13,10 +13,9 @@ import shutil
 import subprocess
 
 import pytest
+from test_compare import SPEC, _cache, kutta4, make_run, smoke  # noqa: F401 (_cache: autouse fixture)
 
 from rkml.compare import compare
-
-from test_compare import SPEC, _cache, kutta4, make_run, smoke  # noqa: F401 (_cache: autouse fixture)
 
 CHROMIUM = next((p for n in ("chromium", "chromium-browser") if (p := shutil.which(n))), None)
 WIDTH, HEIGHT = 1280, 900
@@ -31,7 +30,8 @@ window.addEventListener("load", () => {
   const bottom = table ? Math.round(table.getBoundingClientRect().bottom) : -1;
   const out = document.createElement("pre");
   out.id = "probe";
-  out.textContent = `images=${imgs.length} broken=${bad} summary_bottom=${bottom} height=${window.innerHeight}`;
+  const h_px = window.innerHeight;
+  out.textContent = `images=${imgs.length} broken=${bad} summary_bottom=${bottom} height=${h_px}`;
   document.body.appendChild(out);
 });
 </script>
@@ -39,7 +39,9 @@ window.addEventListener("load", () => {
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium to run this test)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium to run this test)"
+)
 def test_report_renders_in_headless_chromium(tmp_path):
     root = tmp_path / "runs"
     run_dirs = [
