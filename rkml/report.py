@@ -165,7 +165,7 @@ img { max-width: 100%; border: 1px solid #ddd; }
 .alert.error { border-color: #c62828; background: #fdecea; }
 .alert.warning { border-color: #ef6c00; background: #fff4e5; }
 .alert.beaten { border-color: #c62828; background: #fdecea; color: #b71c1c; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 figcaption, caption { font-style: italic; color: #555; }
 """
 
