@@ -98,6 +98,8 @@ class Matrix:
         Standard error of the paired difference from RK4.
     vs_own : ndarray of PairedGain, shape (len(rows), len(columns))
         Row minus the column's own headline.
+    evaluations : tuple of Evaluation
+        The evaluation behind each column (any paired difference can be taken from it).
     """
 
     rows: tuple[str, ...]
@@ -106,6 +108,7 @@ class Matrix:
     score: np.ndarray
     score_se: np.ndarray
     vs_own: np.ndarray
+    evaluations: tuple[Evaluation, ...] = ()
 
     def headline_gain(self, i: int, j: int) -> PairedGain:
         """Headline ``i`` minus headline ``j`` under column ``j``'s weights."""
@@ -118,13 +121,15 @@ def build_matrix(records: Sequence[RunRecord], common: CommonEvaluation) -> Matr
     score = np.zeros((n_rows, n))
     se = np.zeros((n_rows, n))
     vs_own = np.empty((n_rows, n), dtype=object)
+    evaluations = []
     for j, r in enumerate(records):
         ev: Evaluation = common.by_weights[r.profile.weights()]
+        evaluations.append(ev)
         for i in range(n_rows):
             base = ev.paired_gain(i, -1)
             score[i, j], se[i, j] = base.gain, base.stderr
             vs_own[i, j] = ev.paired_gain(i, j)
-    return Matrix(common.labels, tuple(r.label for r in records), n, score, se, vs_own)
+    return Matrix(common.labels, tuple(r.label for r in records), n, score, se, vs_own, tuple(evaluations))
 
 
 def matrix_sentence(m: Matrix) -> str:
@@ -162,17 +167,8 @@ def matrix_sentence(m: Matrix) -> str:
 
 
 def _diff(m: Matrix, a: int, b: int, j: int) -> PairedGain:
-    """Row ``a`` minus row ``b`` under column ``j``: from their differences to the column's headline.
-
-    The s.e. is recomputed from the rows' own gains only approximately (as independent), so the
-    exact paired value is taken where one of the two is the column's headline.
-    """
-    ga, gb = m.vs_own[a, j], m.vs_own[b, j]
-    if b == j:
-        return ga
-    if a == j:
-        return PairedGain(-gb.gain, gb.stderr, gb.n)
-    return PairedGain(ga.gain - gb.gain, float(np.hypot(ga.stderr, gb.stderr)), ga.n)
+    """Row ``a`` minus row ``b`` under column ``j``, paired on the common problems."""
+    return m.evaluations[j].paired_gain(a, b)
 
 
 def matrix_blocks(m: Matrix) -> list[rp.Block]:
