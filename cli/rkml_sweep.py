@@ -167,7 +167,7 @@ def compare_command(
         names = _split_list(methods, "--method") if methods is not None else None
         for name in names or ():
             rkcore.method(name)  # unknown names fail here, before any work
-        result = compare(run_dirs, output, methods=names, strict=False, force=force)
+        result = compare(run_dirs, output, methods=names, strict=False, force=force, progress=True)
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     for line in result.rejected:
         err.print(f"[yellow]skipped:[/yellow] {escape(line)}")

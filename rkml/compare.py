@@ -38,6 +38,7 @@ from rkcore.errors import RKInputError
 from rkcore.fileio import atomic_write_text
 
 from . import compare_eval as ce
+from . import compare_summary as cs
 from . import report as rp
 from . import runs
 from .profile import Profile
@@ -417,6 +418,8 @@ def compare(
             f"library methods: {', '.join(t.name for t in library)}."
         ),
     ]
+    matrix = cs.build_matrix(records, evaluation)
+    blocks += cs.summary_blocks(records, library, matrix)
     if findings:
         blocks.append(
             rp.Alert(
@@ -438,16 +441,20 @@ def compare(
         rp.Paragraph(f"Every setting of every run; rows whose values differ are marked {rp.DIFF_MARK}."),
         rp.Table(header, rows),
     ]
+    blocks += cs.matrix_blocks(matrix)
     files = ce.write_figures(records, library, evaluation, out_dir)
     blocks += ce.tableau_sections(records, library)
     blocks += ce.evaluation_sections(records, library, evaluation, files)
 
     md = rp.render_markdown(blocks)
     html = rp.render_html(blocks, out_dir, "rkml comparison report")
+    tables = [atomic_write_text(out_dir / name, text) for name, text in rp.table_files(blocks).items()]
     written = [
+        *tables,
         atomic_write_text(out_dir / "index.html", html),
         atomic_write_text(out_dir / "index.md", md),
         *(out_dir / f for f in files.values()),
+        *(svg for f in files.values() if (svg := (out_dir / f).with_suffix(".svg")).is_file()),
     ]
     result = CompareResult(out_dir, tuple(written), tuple(records), tuple(rejected), findings)
     if strict and findings:

@@ -24,8 +24,9 @@ import rkcore
 from rkcore.calibration import make_plan
 from rkcore.datasets import DatasetSpec, make_dataset
 from rkcore.errors import RKInputError
-from rkcore.evaluate import Evaluation, evaluate
+from rkcore.evaluate import Evaluation, evaluate, prepare_split
 from rkcore.metrics import MetricArrays, weighted_score
+from rkcore.progress import progress_bar
 from rkcore.work_precision import work_precision
 
 from . import compare_plots as cp
@@ -76,6 +77,8 @@ class CommonEvaluation:
         Score cards in ``labels`` order (RK4 baseline, default weights).
     curves : tuple of compare_plots.Curve
         Work--precision lines in ``labels`` order.
+    by_weights : mapping of Weights to Evaluation
+        The same tableaux scored under each run's objective weights (the cross-profile matrix).
     """
 
     spec: DatasetSpec
@@ -84,6 +87,7 @@ class CommonEvaluation:
     learned: tuple[bool, ...]
     evaluation: Evaluation
     curves: tuple[cp.Curve, ...]
+    by_weights: Mapping[Any, Evaluation] = dataclasses.field(default_factory=dict)
 
     def arrays(self) -> tuple[MetricArrays, MetricArrays]:
         """Overall metrics of every tableau and of the baseline, for :func:`weighted_score`."""
@@ -120,11 +124,22 @@ def evaluate_all(
     target = max(set(targets), key=targets.count)
     tableaux = [r.tableau.replace(name=r.label) for r in records] + list(library)
     labels = tuple(t.name for t in tableaux)
-    evaluation = evaluate(tableaux, dataset.all, make_plan(dataset, target))
-    curves = _work_precision(
-        tableaux, dataset.all, WORK_PRECISION_BASE_STEPS, [True] * len(records) + [False] * len(library)
-    )
-    return CommonEvaluation(spec, target, labels, tuple(c.learned for c in curves), evaluation, curves)
+    plan = make_plan(dataset, target)
+    prepared = prepare_split(dataset.all, plan)
+    weights = list(dict.fromkeys(r.profile.weights() for r in records))
+    by_weights: dict[Any, Evaluation] = {}
+    with progress_bar(len(weights) + 2, desc="compare: scoring", unit="scoring", enabled=progress) as bar:
+        evaluation = evaluate(tableaux, prepared)
+        bar.update(1)
+        for w in weights:
+            by_weights[w] = evaluate(tableaux, prepared, weights=w)
+            bar.update(1)
+        curves = _work_precision(
+            tableaux, dataset.all, WORK_PRECISION_BASE_STEPS, [True] * len(records) + [False] * len(library)
+        )
+        bar.update(1)
+    learned = tuple(c.learned for c in curves)
+    return CommonEvaluation(spec, target, labels, learned, evaluation, curves, by_weights)
 
 
 def _work_precision(tableaux, split, n_steps: int, learned: Sequence[bool]) -> tuple[cp.Curve, ...]:
@@ -151,6 +166,7 @@ def write_figures(
         headlines + [t for t in library if t.name == "rk4"],
         out_dir / "stability_regions.png",
         title="Stability regions |R(z)| <= 1 of the headline tableaux (RK4 for reference)",
+        dpi=cp.PNG_DPI,
     )
     files["stability"] = "stability_regions.png"
     spec = common.spec

@@ -64,43 +64,60 @@ def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=110)
+    fig = Figure(figsize=(width, height), dpi=PNG_DPI)
     FigureCanvasAgg(fig)
     return fig
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return atomic_write_bytes(path, buffer.getvalue())
+    """Write the PNG at :data:`PNG_DPI` and, for print, the same figure as SVG beside it."""
+    path = Path(path)
+    for fmt, target in (("svg", path.with_suffix(".svg")), ("png", path)):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=PNG_DPI, bbox_inches="tight")
+        atomic_write_bytes(target, buffer.getvalue())
+    return path
+
+
+#: Resolution of every PNG (print needs at least 200 dpi).
+PNG_DPI = 200
+#: Markers cycled per method, so methods differ in shape as well as colour (and in greyscale).
+_MARKERS = ("*", "P", "X", "D", "^", "v", "s", "p", "h", "<", ">", "o", "d", "8")
+
+
+def method_styles(labels: Sequence[str], learned: Sequence[bool]) -> dict[str, dict]:
+    """One colour and marker per method, fixed for every figure of a report.
+
+    Learned headlines take the saturated ``tab10`` colours and the first markers; library
+    methods the muted :data:`_LIBRARY_COLORS`, dashed, with the remaining markers.
+    """
+    out: dict[str, dict] = {}
+    n_l = n_b = 0
+    for label, is_learned in zip(labels, learned, strict=True):
+        if is_learned:
+            out[label] = {"color": f"C{n_l % 10}", "marker": _MARKERS[n_l % 7], "ls": "-"}
+            n_l += 1
+        else:
+            color = _LIBRARY_COLORS[n_b % len(_LIBRARY_COLORS)]
+            out[label] = {"color": color, "marker": _MARKERS[7 + n_b % 7], "ls": "--"}
+            n_b += 1
+    return out
 
 
 def plot_work_precision(curves: Sequence[Curve], path: str | os.PathLike, *, title: str) -> Path:
     """Error against function evaluations, log--log, one line per method."""
     fig = _figure(7.5, 5.0)
     ax = fig.add_subplot(1, 1, 1)
-    n_learned = n_library = 0
+    styles = method_styles([c.label for c in curves], [c.learned for c in curves])
     for curve in curves:
-        if curve.learned:
-            style = {
-                "ls": "-",
-                "marker": "*",
-                "ms": 10,
-                "lw": 2.2,
-                "color": f"C{n_learned % 10}",
-                "zorder": 3,
-            }
-            n_learned += 1
-        else:
-            color = _LIBRARY_COLORS[n_library % len(_LIBRARY_COLORS)]
-            style = {"ls": "--", "marker": "o", "ms": 4, "lw": 1.0, "color": color, "zorder": 2}
-            n_library += 1
+        size, width, z = (8, 1.8, 3) if curve.learned else (5, 1.0, 2)
+        style = {**styles[curve.label], "ms": size, "lw": width, "zorder": z, "mfc": "none"}
         ax.loglog(curve.nfev, curve.error, label=curve.label, **style)
     ax.set_xlabel("right-hand-side evaluations per problem")
     ax.set_ylabel("geometric-mean relative error at t_end")
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -210,12 +227,15 @@ def plot_training_grid(
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig = _figure(4.2 * cols, 3.3 * rows + 0.4)
-    axes = fig.subplots(rows, cols, sharey=True, squeeze=False)
+    # runs have different objectives: one y-axis each, and one colour per stage count everywhere
+    axes = fig.subplots(rows, cols, sharey=False, squeeze=False)
     for k, (label, curves) in enumerate(runs):
         ax = axes[k // cols][k % cols]
         for s in sorted(curves):
             data = curves[s]
-            line = ax.plot(data["step"], data["train"], lw=0.8, alpha=0.5, label=f"s={s} train")[0]
+            line = ax.plot(
+                data["step"], data["train"], lw=0.8, alpha=0.5, color=f"C{s % 10}", label=f"s={s} train"
+            )[0]
             if data.get("validation"):
                 ax.plot(
                     data["val_step"],
@@ -229,10 +249,9 @@ def plot_training_grid(
         ax.axhline(0.0, color="k", lw=0.7, ls="--")
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("update (epoch)")
-        if k % cols == 0:
-            ax.set_ylabel("weighted score vs RK4")
+        ax.set_ylabel("weighted score vs RK4 (decades)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.22), ncol=2, frameon=False)
     for k in range(len(runs), rows * cols):
         axes[k // cols][k % cols].set_visible(False)
     fig.suptitle(title, fontsize=11)

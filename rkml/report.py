@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,12 +72,15 @@ class Preformatted:
 
 @dataclasses.dataclass(frozen=True)
 class Alert:
-    """A boxed list of messages; ``kind`` is ``"error"`` or ``"warning"``."""
+    """A boxed list of messages; ``kind`` is ``"error"``, ``"warning"`` or ``"beaten"`` (a
+    library method scores above a learned headline: shown in red, not a guard error)."""
 
     kind: str
     title: str
     lines: tuple[str, ...]
 
+
+_LABELS = {"error": "ERROR", "warning": "WARNING", "beaten": "BEATEN"}
 
 Block = Heading | Paragraph | Table | Image | Preformatted | Alert
 
@@ -139,7 +143,7 @@ def render_markdown(blocks: Sequence[Block]) -> str:
         elif isinstance(block, Preformatted):
             out.append("```text\n" + block.text + "\n```")
         elif isinstance(block, Alert):
-            label = "ERROR" if block.kind == "error" else "WARNING"
+            label = _LABELS.get(block.kind, "WARNING")
             lines = [f"> **{label}: {block.title}**", ">"]
             lines += [f"> - {line}" for line in block.lines]
             out.append("\n".join(lines))
@@ -160,17 +164,25 @@ img { max-width: 100%; border: 1px solid #ddd; }
 .alert { border: 2px solid; padding: 0.4em 1em; margin: 1em 0; border-radius: 4px; }
 .alert.error { border-color: #c62828; background: #fdecea; }
 .alert.warning { border-color: #ef6c00; background: #fff4e5; }
+.alert.beaten { border-color: #c62828; background: #fdecea; color: #b71c1c; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 figcaption, caption { font-style: italic; color: #555; }
 """
 
 
+#: Cells right-aligned in HTML: a number (optionally ``± s.e.``), possibly followed by a remark.
+_NUMERIC = re.compile(r"^([+\-−]?(\d[\d.,eE+\-]*|∞)( ± [\d.eE+\-]+)?(\s.*)?|–)$")
+
+
 def _html_cell(cell: str | Cell) -> str:
+    raw = cell.text if isinstance(cell, Cell) else cell
+    num = ' class="num"' if _NUMERIC.match(raw) else ""
     if isinstance(cell, Cell):
         text = html.escape(cell.text)
         if cell.marked and cell.text:
             return f'<td class="diff">{text} {DIFF_MARK}</td>'
-        return f"<td><strong>{text}</strong></td>" if cell.bold else f"<td>{text}</td>"
-    return f"<td>{html.escape(cell)}</td>"
+        return f"<td{num}><strong>{text}</strong></td>" if cell.bold else f"<td{num}>{text}</td>"
+    return f"<td{num}>{html.escape(cell)}</td>"
 
 
 def render_html(blocks: Sequence[Block], base_dir: str | Path, title: str) -> str:
@@ -211,7 +223,7 @@ def render_html(blocks: Sequence[Block], base_dir: str | Path, title: str) -> st
         elif isinstance(block, Preformatted):
             body.append(f"<pre>{html.escape(block.text)}</pre>")
         elif isinstance(block, Alert):
-            label = "ERROR" if block.kind == "error" else "WARNING"
+            label = _LABELS.get(block.kind, "WARNING")
             items = "".join(f"<li>{html.escape(line)}</li>" for line in block.lines)
             body.append(
                 f'<div class="alert {html.escape(block.kind)}"><strong>{label}: '
@@ -225,3 +237,63 @@ def render_html(blocks: Sequence[Block], base_dir: str | Path, title: str) -> st
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
+
+
+# ---------------------------------------------------------------- CSV and LaTeX copies of the tables
+_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
+                  "±": r"$\pm$", "−": "$-$", "∞": r"$\infty$", "–": "--", "⚠": r"(!)"}  # fmt: skip
+
+
+def _latex(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _plain(cell: str | Cell) -> str:
+    return cell.text if isinstance(cell, Cell) else cell
+
+
+def table_files(blocks: Sequence[Block]) -> dict[str, str]:
+    """Every table of ``blocks`` as CSV and as a LaTeX ``tabular``: ``{file name: text}``.
+
+    Files are ``table-NN-<slug>.csv`` / ``.tex``, numbered in report order; the slug comes from
+    the table's caption, else from the heading above it.  Numeric columns are right-aligned in
+    LaTeX, marked cells bold.
+    """
+    import csv
+    import io
+
+    out: dict[str, str] = {}
+    heading = "table"
+    k = 0
+    for block in blocks:
+        if isinstance(block, Heading):
+            heading = block.text
+        if not isinstance(block, Table):
+            continue
+        k += 1
+        slug = re.sub(r"[^a-z0-9]+", "-", (block.caption or heading).lower()).strip("-")[:40] or "table"
+        name = f"table-{k:02d}-{slug}"
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(block.header)
+        writer.writerows([_plain(c) for c in row] for row in block.rows)
+        out[f"{name}.csv"] = buffer.getvalue()
+        cols = [
+            "r"
+            if block.rows and all(_NUMERIC.match(_plain(row[j])) for row in block.rows if j < len(row))
+            else "l"
+            for j in range(len(block.header))
+        ]
+        lines = [f"% {block.caption or heading}", r"\begin{tabular}{" + "".join(cols) + "}", r"\hline"]
+        lines.append(" & ".join(_latex(h) for h in block.header) + r" \\ \hline")
+        for row in block.rows:
+            cells = []
+            for c in row:
+                text = _latex(_plain(c))
+                bold = isinstance(c, Cell) and (c.bold or c.marked) and text
+                cells.append(r"\textbf{" + text + "}" if bold else text)
+            lines.append(" & ".join(cells) + r" \\")
+        lines += [r"\hline", r"\end{tabular}", ""]
+        out[f"{name}.tex"] = "\n".join(lines)
+    return out

@@ -318,7 +318,7 @@ def test_cli_compare_calls_the_library(tmp_path, app, monkeypatch, errors, stric
         (
             [Path("runs/a"), Path("runs/b")],
             tmp_path / "rep",
-            {"methods": ["rk4", "dopri5"], "strict": False, "force": True},
+            {"methods": ["rk4", "dopri5"], "strict": False, "force": True, "progress": True},
         )
     ]
     assert "skipped: x: not a run folder" in result.output
@@ -345,3 +345,106 @@ def test_cli_compare_unknown_method(tmp_path, app, three_runs):
     )
     assert result.exit_code == 1 and "nosuch" in result.output
     assert not (tmp_path / "r").exists()
+
+
+# ----------------------------------------------------------------- summary and cross-profile matrix
+
+
+def _losing_metrics(run_dir: Path, stages: int = 4) -> None:
+    """A metrics.json whose test split has a library method above the headline (plus a field
+    the compare code does not know, which it must ignore)."""
+    card = lambda score: {"score": score, "accuracy": 0.0}  # noqa: E731
+    test = {
+        "learned": card(0.10),
+        "initialisation": card(0.0),
+        "library": {"ssprk104": card(0.35), "rk4": card(0.0)},
+        "gain_over": {"library": {"ssprk104": {"gain": -0.25, "stderr": 0.03, "n": 40}}},
+    }
+    metrics = {
+        "headline": stages,
+        "stages": {str(stages): {"test": test, "validation": test}},
+        "new_field": [1],
+    }
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_summary_comes_first_and_warns_in_red_when_a_library_method_wins(tmp_path, three_runs):
+    _losing_metrics(three_runs[1])
+    out = tmp_path / "report"
+    compare(three_runs, out, cross_check=SPEC)
+    md = (out / "index.md").read_text()
+    html = (out / "index.html").read_text()
+    assert md.index("## Summary") < md.index("## Runs") < md.index("## Cross-profile matrix")
+    assert "**BEATEN: library methods that beat a headline**" in md
+    warning = (
+        f"{three_runs[1].name}: ssprk104 (run's own test split) scores above the headline by 0.25 decades"
+    )
+    assert warning in md
+    assert '<div class="alert beaten">' in html and html.index("alert beaten") < html.index("<h2>Runs</h2>")
+    assert ".alert.beaten { border-color: #c62828" in html
+    # every headline's score carries its paired s.e.
+    summary = md[md.index("## Summary") : md.index("## Runs")]
+    for run_dir in three_runs:
+        row = next(line for line in summary.splitlines() if line.startswith(f"| {run_dir.name} |"))
+        assert re.search(r"\| [+-]\d+\.\d+ ± \d+\.\d+ \|", row)
+
+
+def test_matrix_sentence_changes_when_a_headline_is_swapped(tmp_path):
+    import dataclasses
+
+    from rkml import compare_eval as ce
+    from rkml import compare_summary as cs
+
+    root = tmp_path / "runs"
+    records = [
+        load_run(make_run(root, smoke("balanced"), kutta4(0.3, 0.7))),
+        load_run(make_run(root, smoke("stability"), kutta4(0.2, 0.55))),
+        load_run(make_run(root, smoke("accuracy"), kutta4(0.45, 0.8))),
+    ]
+    library = [rkcore.method("rk4")]
+    m = cs.build_matrix(records, ce.evaluate_all(records, library, SPEC))
+    sentence = cs.matrix_sentence(m)
+    assert re.match(r"\d of 3 headlines .* form \d distinct behaviour", sentence)
+    swapped = [records[0], dataclasses.replace(records[1], tableau=records[0].tableau), records[2]]
+    m2 = cs.build_matrix(swapped, ce.evaluate_all(swapped, library, SPEC))
+    assert cs.matrix_sentence(m2) != sentence
+    # two identical headlines are one behaviour
+    n_before = int(re.search(r"form (\d) distinct", sentence).group(1))
+    n_after = int(re.search(r"form (\d) distinct", cs.matrix_sentence(m2)).group(1))
+    assert n_after <= n_before and n_after < 3
+
+
+def test_recorded_library_above_tolerates_extra_and_missing_fields(tmp_path):
+    from rkml.compare_summary import recorded_library_above
+
+    run = make_run(tmp_path / "runs", smoke("balanced"), kutta4(0.3, 0.7))
+    assert recorded_library_above(load_run(run)) == {}
+    (run / "metrics.json").write_text(json.dumps({"library_above": ["dopri5"], "stages": {"4": "junk"}}))
+    above = recorded_library_above(load_run(run))
+    assert list(above) == ["dopri5"] and np.isnan(above["dopri5"])
+    _losing_metrics(run)
+    assert recorded_library_above(load_run(run)) == pytest.approx({"ssprk104": 0.25})
+
+
+def test_pm_rounds_value_to_the_error():
+    from rkml.compare_summary import pm
+
+    assert pm((0.1234, 0.0312)) == "+0.123 ± 0.031"
+    assert pm((-1.5, 0.26)) == "-1.50 ± 0.26"
+
+
+def test_every_table_is_written_as_csv_and_latex(tmp_path, three_runs):
+    import csv
+
+    out = tmp_path / "report"
+    result = compare(three_runs, out, cross_check=SPEC)
+    csvs, texs = sorted(out.glob("table-*.csv")), sorted(out.glob("table-*.tex"))
+    assert len(csvs) == len(texs) >= 5 and [p.stem for p in csvs] == [p.stem for p in texs]
+    assert set(csvs + texs) <= set(result.files)
+    summary = next(p for p in csvs if "answer-first" in p.name)
+    rows = list(csv.reader(summary.open()))
+    assert rows[0][0] == "run" and len(rows) == 4
+    tex = summary.with_suffix(".tex").read_text()
+    assert r"\begin{tabular}" in tex and r"$\pm$" in tex and tex.rstrip().endswith(r"\end{tabular}")
+    # SVG beside every drawn PNG but the stability regions (drawn by rkcore)
+    assert sorted(p.stem for p in out.glob("*.svg")) == ["tradeoff", "training_curves", "work_precision"]
