@@ -94,7 +94,7 @@ def list_profiles() -> None:
     table = Table(title="rkml built-in profiles")
     for header in ("profile", "ODEs", "stiff", "stages (default)", "t_end", "hidden units"):
         table.add_column(header, justify="left" if header == "profile" else "right", no_wrap=True)
-    for header in ("w_acc", "w_eff", "w_stab", "epochs"):
+    for header in ("w_acc", "w_eff", "w_stab", "generations"):
         table.add_column(header, justify="right", no_wrap=True)
     for name in builtin_profiles():
         p = load_profile(name)
@@ -108,7 +108,7 @@ def list_profiles() -> None:
             f"{p.objective.w_acc:.2f}",
             f"{p.objective.w_eff:.2f}",
             f"{p.objective.w_stab:.2f}",
-            str(p.training.epochs),
+            str(p.training.generations),
         )
     console = Console()
     # Piped output (and tests) would otherwise get rich's 80-column default and wrapped cells.

@@ -356,13 +356,13 @@ def _all_keys() -> list[str]:
 
 
 _RETIRED = {
-    "training.epochs": "'training.generations' in rk-discovery 0.3: CMA-ES generations per elite member "
+    "training.epochs": "it was replaced by 'training.generations' in rk-discovery 0.3: CMA-ES generations per elite member "
     "of the search (rkml.search)",
-    "training.learning_rate": "nothing in rk-discovery 0.3: the CMA-ES search adapts its own step size; "
-    "remove the key",
-    "training.batch_problems": "nothing in rk-discovery 0.3: every candidate is scored on the whole "
-    "training split; remove the key",
-    "objective.eval_steps": "'objective.target_error' in rk-discovery 0.2: each problem gets its own "
+    "training.learning_rate": "it was retired in rk-discovery 0.3 (the CMA-ES search adapts its own step "
+    "size); remove the key",
+    "training.batch_problems": "it was retired in rk-discovery 0.3 (every candidate is scored on the "
+    "whole training split); remove the key",
+    "objective.eval_steps": "it was replaced by 'objective.target_error' in rk-discovery 0.2: each problem gets its own "
     "step count, the fewest at which RK4's error is at most target_error (default 1e-6)",
 }
 
@@ -370,7 +370,7 @@ _RETIRED = {
 def _suggest(key: str, extra: Iterable[str] = ()) -> str:
     """``"; did you mean 'x.y'?"`` for the closest known key (across sections), or ``""``."""
     if key in _RETIRED:
-        return f"; it was replaced by {_RETIRED[key]}"
+        return f"; {_RETIRED[key]}"
     known = _all_keys() + list(extra)
     leaf = key.rsplit(".", 1)[-1]
     # The right key in the wrong section is the commonest slip.

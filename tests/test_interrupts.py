@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import types
 import subprocess
 import sys
 import threading
@@ -127,7 +128,7 @@ def test_progress_in_a_log_is_plain_lines(whole):
     assert len(lines) <= 50, err
     assert any(line.startswith("references: 0/") for line in lines), err  # the references were built
     assert any(line.startswith("references: ") and "(100%)" in line for line in lines), err
-    final = [line for line in lines if line.startswith("efficiency-v2: 10/10 epochs (100%)")]
+    final = [line for line in lines if line.startswith("efficiency-v2: 2/2 units (100%)")]
     assert len(final) == 1 and "best=" in final[0] and "order=4" in final[0], err
 
 
@@ -138,8 +139,8 @@ def test_sigterm_mid_run_saves_a_checkpoint_and_resume_gives_the_uninterrupted_t
     whole, cache, tmp_path
 ):
     whole_dir, _ = whole
-    # The 4th minibatch is drawn in epoch 3: its start is the state the checkpoint must hold.
-    code, _, err = _rkml_train(cache, tmp_path, pause=("split_rows", 4), send=signal.SIGTERM)
+    # Paused as the first refinement starts: the explored elite is the state the checkpoint must hold.
+    code, _, err = _rkml_train(cache, tmp_path, pause=("refine_next", 1), send=signal.SIGTERM)
     assert code == 143, err
     run_dir = _run_dir(tmp_path)
     last = err.strip().splitlines()[-1]
@@ -148,12 +149,13 @@ def test_sigterm_mid_run_saves_a_checkpoint_and_resume_gives_the_uninterrupted_t
     assert (manifest["status"], manifest["signal"], manifest["resumable"]) == ("interrupted", "SIGTERM", True)
     assert not (run_dir / "tableau.json").exists()
     state = runs.load_checkpoint(run_dir)
-    assert (state["stage_index"], state["step"]) == (0, 3)
+    (search,) = state["searches"]
+    assert search["elite"] is not None and search["refined"] == 0
 
     code, out, err = _rkml_train(cache, tmp_path, "--resume")
     assert code == 0, err
     assert runs.read_manifest(run_dir)["status"] == "complete"
-    assert "efficiency-v2: 3/10 epochs (30%)" in err  # the progress resumed where the run stopped
+    assert "efficiency-v2: 1/2 units (50%)" in err  # the progress resumed where the run stopped
     assert _coefficients(run_dir / "tableau.json") == _coefficients(whole_dir / "tableau.json")
 
 
@@ -176,7 +178,9 @@ def test_ctrl_c_before_the_first_checkpoint_says_nothing_was_saved(whole, cache,
 
     # The same command as before starts the run afresh, without --force.
     calls = []
-    monkeypatch.setattr(train_module, "train", lambda *a, **k: calls.append((a, k)) or None)
+    monkeypatch.setattr(
+        train_module, "train", lambda *a, **k: calls.append((a, k)) or types.SimpleNamespace(summary="headline")
+    )
     monkeypatch.setattr(train_module, "summary_line", lambda result: "headline: (stand-in)")
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -246,17 +250,3 @@ def test_no_handler_is_installed_outside_the_main_thread():
     assert "error" not in outcome and outcome["during"] is before
 
 
-# --------------------------------------------------------------------------- --device cuda without CUDA
-# (the rkml train case: tests/test_cli_rkml.py)
-
-
-def test_sweep_job_on_a_worker_without_cuda_writes_no_run_folder(tmp_path, monkeypatch):
-    pytest.importorskip("distributed")
-    from rkml.sweep import SweepJob, _run_job
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    profile = resolve_profile("efficiency-v2", smoke=True)
-    job = SweepJob(profile, runs.default_run_dir(profile, tmp_path), "start")
-    outcome = _run_job(job, 1, "topic", "cuda")
-    assert outcome.status == "failed" and "cuda" in outcome.message
-    assert list(tmp_path.iterdir()) == []

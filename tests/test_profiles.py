@@ -68,8 +68,11 @@ def test_builtin_matches_issue_table(name):
     got = dict(
         n_problems=p.dataset.n_problems, n_stiff=p.dataset.n_stiff, min=p.stages.min, max=p.stages.max,
         default=p.stages.default, t_end=p.dataset.t_end, hidden_units=p.model.hidden_units,
-        w_acc=p.objective.w_acc, w_eff=p.objective.w_eff, w_stab=p.objective.w_stab, epochs=p.training.epochs,
+        w_acc=p.objective.w_acc, w_eff=p.objective.w_eff, w_stab=p.objective.w_stab, epochs=4 * p.training.generations // 1,
     )
+    # The seed document's epochs became CMA-ES generations per elite member: a quarter of them.
+    assert got["epochs"] == pytest.approx(row["epochs"], abs=2)
+    got["epochs"] = row["epochs"]
     assert got == row
     assert p.overrides == ()
     assert p.stages.counts == tuple(range(row["min"], row["max"] + 1))
@@ -84,10 +87,10 @@ def test_builtins_differ_pairwise():
             assert a != b
             assert a.hash() != b.hash()
     # Deriving one profile leaves the others (and a fresh load) untouched: no shared state.
-    changed = profiles[0].with_overrides(["training.epochs=7"])
-    assert changed.training.epochs == 7
+    changed = profiles[0].with_overrides(["training.generations=7"])
+    assert changed.training.generations == 7
     assert load_profile(profiles[0].name) == profiles[0]
-    assert profiles[0].training.epochs != 7
+    assert profiles[0].training.generations != 7
 
 
 def test_max_explicit_order_follows_butcher_barriers():
@@ -141,14 +144,14 @@ def test_overrides_parse_by_type_and_are_recorded():
             "objective.w_acc=0.4",
             "objective.w_eff = 0.4",
             "objective.w_stab=0.2",
-            "training.epochs=12",
+            "training.generations=12",
             "dataset.split=[0.5, 0.25, 0.25]",
             "dataset.families=van_der_pol,robertson",
             'description="hello there"',
         ]
     )
     assert (p.objective.w_acc, p.objective.w_eff, p.objective.w_stab) == (0.4, 0.4, 0.2)
-    assert p.training.epochs == 12 and isinstance(p.training.epochs, int)
+    assert p.training.generations == 12 and isinstance(p.training.generations, int)
     assert p.dataset.split == (0.5, 0.25, 0.25)
     assert p.dataset.families == ("van_der_pol", "robertson")
     assert p.description == "hello there"
@@ -173,7 +176,7 @@ def test_smoke_shrinks_budget_only(name):
     assert s.dataset.n_problems == 60
     assert s.dataset.n_stiff == round(60 * p.dataset.n_stiff / p.dataset.n_problems)
     assert s.stages.counts == (p.stages.default,)
-    assert (s.training.epochs, s.training.candidates, s.training.batch_problems) == (10, 8, 16)
+    assert (s.training.generations, s.training.starts, s.training.elite, s.training.candidates) == (5, 50, 1, 8)
     # Everything that defines the run's character is kept.
     assert s.objective == p.objective and s.model == p.model and s.name == p.name
     assert s.dataset.t_end == p.dataset.t_end and s.training.seed == 2
@@ -187,8 +190,10 @@ def test_smoke_shrinks_budget_only(name):
     [
         (["objective.w_ac=0.3"], "unknown key 'objective.w_ac'; did you mean 'objective.w_acc'?"),
         (["training.w_acc=0.3"], "did you mean 'objective.w_acc'?"),
-        (["epochs=3"], "unknown key 'epochs'; did you mean 'training.epochs'?"),
-        (["trainig.epoch=3"], "did you mean 'training.epochs'?"),
+        (["generations=3"], "unknown key 'generations'; did you mean 'training.generations'?"),
+        (["training.epochs=3"], "it was replaced by 'training.generations'"),
+        (["training.learning_rate=0.1"], "CMA-ES search adapts its own step size"),
+        (["trainig.generation=3"], "did you mean 'training.generations'?"),
         (["objective.w_acc=0.4"], "objective.w_acc + objective.w_eff + objective.w_stab must sum to 1"),
         (
             ["objective.w_acc=-0.1", "objective.w_eff=0.9", "objective.w_stab=0.2"],
@@ -203,12 +208,12 @@ def test_smoke_shrinks_budget_only(name):
         (["stages.default=7"], "stages.default must lie in the stage range 4..6"),
         (["stages.min=0"], "stages.min must be >= 1"),
         (["stages.max=40"], "stages.max must be <= 16"),
-        (["training.epochs=0"], "training.epochs must be >= 1"),
-        (["training.epochs=3.5"], "training.epochs: expected an integer, got '3.5'"),
-        (["training.learning_rate=fast"], "training.learning_rate: expected a number"),
-        (["training.candidates=1"], "training.candidates must be >= 2"),
-        (["training.sigma=0"], "training.sigma must be > 0"),
-        (["training.batch_problems=0"], "training.batch_problems must be >= 1"),
+        (["training.generations=0"], "training.generations must be >= 1"),
+        (["training.generations=3.5"], "training.generations: expected an integer, got '3.5'"),
+        (["training.sigma=fast"], "training.sigma: expected a number"),
+        (["training.candidates=1"], "training.candidates must be >= 4"),
+        (["training.sigma=0"], "training.sigma must lie in (0, 1]"),
+        (["training.elite=0"], "training.elite must be >= 1"),
         (["objective.min_order=0"], "objective.min_order must be >= 1"),
         (["objective.min_order=5"], "objective.min_order = 5 is unreachable with stages.min = 4"),
         (["objective.target_error=0"], "objective.target_error = 0 is outside [1e-12, 0.1]"),
@@ -273,7 +278,7 @@ w_acc = 0.2
 w_eff = 0.2
 w_stab = 0.6
 [training]
-epochs = 2
+generations = 2
 """
 
 
@@ -284,8 +289,8 @@ def test_custom_profile_from_path_uses_documented_defaults(tmp_path):
     assert p.name == "my-run" and p.description == "my run"
     assert p.dataset.seed == 2024 and p.dataset.families == () and p.dataset.split == (0.4, 0.4, 0.2)
     assert p.model.layers == 2 and p.objective.min_order == 3 and p.objective.target_error == 1e-6
-    assert (p.training.seed, p.training.learning_rate, p.training.candidates) == (0, 0.0003, 32)
-    assert (p.training.sigma, p.training.batch_problems, p.training.selection_z) == (0.05, 256, 3.0)
+    assert (p.training.seed, p.training.starts, p.training.elite, p.training.candidates) == (0, 1000, 4, 16)
+    assert (p.training.sigma, p.training.selection_z) == (0.05, 3.0)
     assert load_profile(str(path)) == p
     # `profiles show` output of a custom profile loads back as the same profile.
     shown = tmp_path / "shown.toml"
@@ -302,7 +307,7 @@ def test_custom_profile_from_path_uses_documented_defaults(tmp_path):
             "unknown section [modle]; did you mean [model]? "
             "(the sections are [dataset], [stages], [model], [objective], [training])",
         ),
-        (CUSTOM.replace("epochs = 2", ""), "missing key 'training.epochs'"),
+        (CUSTOM.replace("generations = 2", ""), "missing key 'training.generations'"),
         (CUSTOM.replace("[model]\nhidden_units = 16\n", ""), "missing section [model]"),
         (
             CUSTOM.replace("[model]\nhidden_units = 16\n", "").replace("[dataset]", "model = 3\n[dataset]"),
@@ -314,7 +319,7 @@ def test_custom_profile_from_path_uses_documented_defaults(tmp_path):
         (CUSTOM.replace("default = 3", "default = 9"), "stages.default must lie in the stage range 3..4"),
         (CUSTOM.replace("w_stab = 0.6", "w_stab = 0.7"), "must sum to 1"),
         (CUSTOM.replace("max = 4", "max = 2"), "stages.max must be >= stages.min = 3"),
-        (CUSTOM.replace("[training]\n", ""), "'objective.epochs'; did you mean 'training.epochs'?"),
+        (CUSTOM.replace("[training]\n", ""), "'objective.generations'; did you mean 'training.generations'?"),
     ],
 )
 def test_custom_profile_errors_name_file_and_key(tmp_path, text, expected):
@@ -366,8 +371,8 @@ SECTIONS = "[dataset], [stages], [model], [objective], [training]"
             "duplicate key 'dataset.t_end' (lines 6 and 7); keep one of them",
         ),
         (
-            (CUSTOM + "epochs = 3").encode(),  # last line, no newline: tomllib gives no line number
-            "duplicate key 'training.epochs' (lines 18 and 19); keep one of them",
+            (CUSTOM + "generations = 3").encode(),  # last line, no newline: tomllib gives no line number
+            "duplicate key 'training.generations' (lines 18 and 19); keep one of them",
         ),
         (
             (CUSTOM + "[model]\nlayers = 3\n").encode(),

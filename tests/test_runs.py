@@ -120,13 +120,13 @@ def test_resume_and_force_exclude_each_other(tmp_path):
 
 
 def test_manifest_holds_the_resolved_profile(tmp_path, profile):
-    p = profile.with_overrides(["training.epochs=9"])
+    p = profile.with_overrides(["training.generations=9"])
     runs.write_manifest(tmp_path, p, {"status": "running", "start_time": runs.now_iso(), "device": "cpu"})
     manifest = json.loads((tmp_path / runs.MANIFEST_NAME).read_text())
     assert Profile.from_dict(manifest["profile"]) == p
     assert manifest["profile_hash"] == p.hash()
     assert manifest["name"] == "efficiency-v2" and manifest["seed"] == 3
-    assert manifest["overrides"] == ["--seed 3", "training.epochs=9"]
+    assert manifest["overrides"] == ["--seed 3", "training.generations=9"]
     assert manifest["versions"]["python"] == platform.python_version()
     assert manifest["versions"]["numpy"] == np.__version__
     assert set(manifest["versions"]) == {"python", "numpy", "numba", "torch"}

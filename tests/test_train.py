@@ -20,10 +20,8 @@ from rkml.train import train  # noqa: E402
 
 
 def _smoke(name: str):
-    """The profile's smoke budget, with enough epochs that training finds something better than its
-    initialisation on validation (3 epochs may not) and a learning rate at which the mean moves by
-    less than the exploration noise per epoch."""
-    return load_profile(name).smoke().with_overrides(["training.epochs=10", "training.learning_rate=0.0003"])
+    """The profile's smoke budget (a few dozen random starts, one elite member, a few generations)."""
+    return load_profile(name).smoke()
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +85,7 @@ def test_smoke_run_writes_every_artefact_with_profile_and_verified_order(smoke_r
     assert entry["library_methods"] == want and sorted(entry["test"]["library"]) == want
     assert isinstance(metrics["headline"]["beats_library"], bool)
     assert metrics["headline"]["beats_library"] == result.beats_library
-    line = train_module.summary_line(result)
+    line = result.summary
     score = entry["test"]["learned"]["score"]
     assert line.startswith(f"headline: {s} stages, order {result.order}; test score {score:+.3f}")
     # Paired gains: the score differences, with the standard error that selection_z is applied to.
@@ -130,25 +128,26 @@ def test_resume_after_an_interruption_reaches_the_uninterrupted_tableau(tmp_path
     assert profile.stages.counts == (3, 4)
     train(profile, tmp_path / "whole", progress=False, dataset_cache=cache)
 
-    real = train_module.split_rows
+    real = train_module.refine_next
     calls = {"n": 0}
 
-    def interrupt_on_fifth(*args, **kwargs):
+    def interrupt_second(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 12:  # the second epoch of the second stage count
+        if calls["n"] == 2:  # the refinement of the second stage count
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "split_rows", interrupt_on_fifth)
+    monkeypatch.setattr(train_module, "refine_next", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
         train(profile, tmp_path / "cut", progress=False, dataset_cache=cache)
     manifest = runs.read_manifest(tmp_path / "cut")
     assert (manifest["status"], manifest["signal"], manifest["resumable"]) == ("interrupted", "SIGINT", True)
     assert not (tmp_path / "cut" / "tableau.json").exists()
     state = runs.load_checkpoint(tmp_path / "cut")
-    assert (state["stage_index"], state["step"]) == (1, 1)
+    first, second = state["searches"]
+    assert first["refined"] == 1 and second["elite"] is not None and second["refined"] == 0
 
-    monkeypatch.setattr(train_module, "split_rows", real)
+    monkeypatch.setattr(train_module, "refine_next", real)
     train(profile, tmp_path / "cut", resume=True, progress=False, dataset_cache=cache)
     assert runs.read_manifest(tmp_path / "cut")["status"] == "complete"
     published = sorted(f.name for f in (tmp_path / "whole").glob("tableau*.json"))
@@ -172,7 +171,7 @@ def test_result_equal_to_its_initialisation_is_rejected_and_writes_no_tableau(tm
     monkeypatch.setattr(train_module, "score_points", flat_scores)
     monkeypatch.setattr(train_module, "problem_losses", lambda obs, w: np.zeros(obs.log_error.shape))
     profile = _smoke("efficiency-v2")
-    with pytest.raises(TrainingRejected, match="beats its initialisation"):
+    with pytest.raises(TrainingRejected, match="improved on its initialisation"):
         train(profile, tmp_path / "run", progress=False, dataset_cache=cache)
     assert not (tmp_path / "run" / "tableau.json").exists()
     assert not (tmp_path / "run" / "metrics.json").exists()
@@ -228,43 +227,56 @@ def test_minibatch_rows_and_scores_agree_with_rkcore(cache):
     assert scores[1] == pytest.approx(want, abs=1e-12)
 
 
-def test_significant_best_needs_a_gain_of_z_standard_errors():
-    from rkml.train import significant_best
+def test_improvement_needs_z_standard_errors_and_more_than_rounding():
+    from rkcore.metrics import PairedGain
+    from rkml.train import MIN_GAIN, improved
 
-    n = 100
-    rng = np.random.default_rng(0)
-    incumbent = rng.normal(size=n)
-    noisy = incumbent - 0.05 + rng.normal(scale=1.0, size=n)  # +0.05 on average, stderr ~0.1
-    clear = incumbent - 0.3 + rng.normal(scale=0.1, size=n)  # +0.3 on average, stderr ~0.01
-    loss = np.stack([incumbent, noisy, clear])
-    score = -loss.mean(axis=1)
-    assert significant_best(score, loss, 2.0) == 2
-    assert significant_best(score[:2], loss[:2], 2.0) is None  # noise is not an improvement
-    # z = 0 is "any improvement": the higher score of the two challengers wins.
-    assert significant_best(score, loss, 0.0) == int(np.argmax(score[1:])) + 1
-    assert significant_best(score[:1], loss[:1], 0.0) is None
+    assert improved(PairedGain(0.3, 0.01, 100), 3.0)
+    assert not improved(PairedGain(0.05, 0.1, 100), 3.0)  # noise is not an improvement
+    # A rounding-level gain with a rounding-level spread passes any z-test but is no improvement.
+    assert not improved(PairedGain(8e-10, 1e-11, 100), 3.0)
+    assert improved(PairedGain(2 * MIN_GAIN, 0.0, 100), 3.0)
 
 
-def test_headline_prefers_significant_gains_over_larger_noisy_ones(smoke_run):
-    from rkml.train import choose_headline
+def test_headline_is_the_best_improved_stage_count_on_validation(smoke_run):
+    from rkml.selection import choose_headline
 
-    profile, _, result = smoke_run
+    _, _, result = smoke_run
     r = result.results[0]
-    other = dataclasses.replace(r, stages=r.stages + 1, validation_score=r.validation_score + 1.0)
+    higher_unimproved = dataclasses.replace(r, stages=r.stages + 1, validation_score=r.validation_score + 1.0,
+                                            improved=False)  # fmt: skip
+    higher_improved = dataclasses.replace(higher_unimproved, stages=r.stages + 2, improved=True)
+    assert choose_headline([r, higher_unimproved]) is r
+    assert choose_headline([r, higher_unimproved, higher_improved]) is higher_improved
+    with pytest.raises(TrainingRejected, match="improved on its initialisation"):
+        choose_headline([dataclasses.replace(r, improved=False)])
 
-    def entry(gain, stderr, library):
-        return {"validation": {"gain_over": {"initialisation": {"gain": gain, "stderr": stderr, "n": 12},
-                                             "library": library}}}  # fmt: skip
 
-    lib_ok = {"x": {"gain": 0.2, "stderr": 0.05, "n": 12}}
-    metrics = {"stages": {str(r.stages): entry(0.1, 0.02, lib_ok)}}
-    metrics["stages"][str(other.stages)] = entry(0.3, 0.2, lib_ok)
-    # The other stage count scores higher but its gain over its initialisation is 1.5 stderr: noise.
-    assert choose_headline([r, other], metrics, 2.0) is r
-    assert choose_headline([r, other], metrics, 1.0) is other
-    # Preferred: beating every library method significantly, even at a lower validation score.
-    lib_noisy = {"x": {"gain": 0.2, "stderr": 0.5, "n": 12}}
-    metrics["stages"][str(other.stages)] = entry(0.3, 0.01, lib_noisy)
-    assert choose_headline([r, other], metrics, 2.0) is r
-    with pytest.raises(TrainingRejected, match="more than 40 standard errors"):
-        choose_headline([r, other], metrics, 40.0)
+def test_search_orders_and_seed_points_reach_order_six():
+    from rkml.polish import max_residual
+    from rkml.selection import search_orders, seed_points
+
+    assert search_orders(4, 3) == (4, 3)
+    assert search_orders(6, 3) == (5, 4)
+    assert search_orders(7, 3) == (6, 5)
+    assert search_orders(10, 5) == (6, 5)
+    assert search_orders(3, 3) == (3,)
+    # Order 6 from 7 to 10 stages: butcher6, verner65, vern6 and vern7 (or embeddings of them).
+    for s in (7, 8, 9, 10):
+        pts = seed_points(s, 6)
+        assert len(pts) >= 1
+        assert np.all(max_residual(pts, s, 6) <= 1e-12)
+
+
+def test_headline_standing_lists_every_better_library_method(smoke_run):
+    _, run_dir, result = smoke_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    head = metrics["headline"]
+    lib = head["library_in_range"]
+    assert set(lib) == {n for n in rkcore.methods() if rkcore.method(n).stages == result.stages
+                        and rkcore.method(n).is_explicit and order(rkcore.method(n)) >= 3}  # fmt: skip
+    above = [n for n, e in lib.items() if e["test_score"] > head["test_score"]]
+    assert sorted(head["library_above"]) == sorted(above)
+    assert head["summary"] == result.summary
+    for n in above:
+        assert n in result.summary
