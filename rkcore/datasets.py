@@ -19,8 +19,10 @@ dataset completely:
   to ``t1 = t_end``.
 * **References** come from :func:`rkcore.reference.reference_solution` (closed form,
   else DOP853 / Radau at ``rtol=1e-12``), each with a relative error estimate
-  ``ref_error``.  Solver work is spread over ``workers`` processes in chunks; each
-  problem is solved on its own, so the result does not depend on the worker count.
+  ``ref_error``.  Solver work is spread in chunks over ``workers`` processes, or over any
+  ``concurrent.futures`` executor given (a Dask client's, to use a cluster), and is done in
+  the calling process when that is a daemon (a Dask worker may not start processes); each
+  problem is solved on its own, so the result does not depend on where it ran.
 * **Split**, stratified per family: split sizes are the largest-remainder rounding of
   ``n_problems * split``; each family puts the floor or the ceiling of
   ``n_f * fraction`` problems in each split (see ``_split_counts``), and which of its
@@ -47,13 +49,12 @@ import math
 import os
 import warnings
 import zlib
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
 
+from ._chunks import solve_chunks
 from .errors import RKInputError
 from .fileio import atomic_write_bytes
 from .problems import FAMILIES
@@ -485,7 +486,7 @@ def _reference_task(reference: str, y0: np.ndarray, params: np.ndarray, t0: floa
     return ref.y, ref.error
 
 
-def _build(spec: DatasetSpec, progress: bool, workers: int | None) -> dict:
+def _build(spec: DatasetSpec, progress: bool, workers: int | None, executor: Executor | None = None) -> dict:
     """Sample, solve and split; returns the arrays that the cache stores, keyed ``<family>/<field>``."""
     t0, t1 = 0.0, spec.t_end
     arrays: dict[str, np.ndarray] = {}
@@ -522,31 +523,9 @@ def _build(spec: DatasetSpec, progress: bool, workers: int | None) -> dict:
     for task in tasks:
         if families[task[0]].has_exact:
             store(task, _reference_task(*args(task)))
-    n_workers = min(workers or os.cpu_count() or 1, len(pending))
-    with progress_bar(sum(hi - lo for _, lo, hi in pending), desc="references", unit="problem",
-                      enabled=progress) as bar:  # fmt: skip
-        if n_workers > 1:
-            try:
-                # "spawn": a forked child could inherit numba/OpenMP threads of the caller and hang.
-                with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
-                    futures = {pool.submit(_reference_task, *args(task)): task for task in pending}
-                    try:
-                        for future in as_completed(futures):
-                            task = futures[future]
-                            store(task, future.result())
-                            pending.remove(task)
-                            bar.update(task[2] - task[1])
-                    except BaseException:
-                        # Ctrl-C or SIGTERM: wait only for the chunks already running, not the queue.
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        raise
-            except BrokenProcessPool as exc:
-                # E.g. a script without an ``if __name__ == "__main__":`` guard; same result serially.
-                message = f"worker processes failed ({exc}); solving in this process"
-                warnings.warn(message, RuntimeWarning, stacklevel=3)
-        for task in pending:
-            store(task, _reference_task(*args(task)))
-            bar.update(task[2] - task[1])
+    total = sum(hi - lo for _, lo, hi in pending)
+    with progress_bar(total, desc="references", unit="problem", enabled=progress) as bar:
+        solve_chunks(_reference_task, pending, args, store, bar, workers, executor)
     return arrays
 
 
@@ -648,6 +627,7 @@ def make_dataset(
     progress: bool = True,
     workers: int | None = None,
     use_cache: bool = True,
+    executor: Executor | None = None,
 ) -> Dataset:
     """Build (or load from the cache) the dataset that ``spec`` describes.
 
@@ -662,9 +642,13 @@ def make_dataset(
         Processes for the reference solves (default ``os.cpu_count()``); does not change
         the result.  Workers are started with ``spawn``: a script that calls this at top
         level needs the usual ``if __name__ == "__main__":`` guard (without it the build
-        falls back to one process, with a warning).
+        falls back to one process, with a warning).  In a daemonic process (a Dask worker, a
+        pool worker), which may not start processes, the references are solved in this process.
     use_cache : bool
         Read and write the cache (False: always build, write nothing).
+    executor : concurrent.futures.Executor, optional
+        Where the reference solves run instead of a process pool, e.g. a Dask client's
+        ``get_executor()`` to spread them over a cluster's workers; ``workers`` is then unused.
 
     Returns
     -------
@@ -681,7 +665,7 @@ def make_dataset(
         except (ValueError, OSError, KeyError, EOFError, zlib.error) as exc:
             message = f"dataset cache {path} is unusable ({exc}); rebuilding it"
             warnings.warn(message, RuntimeWarning, stacklevel=2)
-    arrays = _build(spec, progress, workers)
+    arrays = _build(spec, progress, workers, executor)
     if path is not None:
         atomic_write_bytes(path, _encode(spec, arrays))
     return _assemble(spec, arrays, path, False)

@@ -195,6 +195,41 @@ def test_same_spec_is_bit_for_bit_identical_for_any_worker_count(full):
     assert not again.from_cache and _same(full, again)
 
 
+
+def _build_in(queue, spec, cache_dir):
+    """Entry point of the daemonic child below (module level: it is pickled by ``spawn``)."""
+    try:
+        data = make_dataset(spec, cache_dir=cache_dir, progress=False, workers=2)
+        queue.put(("ok", {g.family.name: g.y_ref.tolist() for g in data.all.groups}))
+    except BaseException as exc:  # report anything, the parent asserts on it
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def test_a_daemonic_process_solves_its_references_itself(tmp_path):
+    # A Dask worker is a daemon, which may not start the process pool (AssertionError:
+    # daemonic processes are not allowed to have children): there the solves run in-process.
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_build_in, args=(queue, CHEAP, str(tmp_path)), daemon=True)
+    child.start()
+    status, value = queue.get(timeout=120)
+    child.join(30)
+    assert status == "ok", value
+    serial = make_dataset(CHEAP, progress=False, workers=1, use_cache=False)
+    assert value == {g.family.name: g.y_ref.tolist() for g in serial.all.groups}
+
+
+def test_an_executor_runs_the_reference_solves():
+    from concurrent.futures import ThreadPoolExecutor
+
+    serial = make_dataset(CHEAP, progress=False, workers=1, use_cache=False)
+    with ThreadPoolExecutor(2) as executor:
+        again = make_dataset(CHEAP, progress=False, use_cache=False, executor=executor)
+    assert _same(serial, again)
+
+
 # --------------------------------------------------------------------------- cache
 
 
