@@ -15,6 +15,7 @@ only when a run starts, so ``--help`` and ``profiles`` stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import warnings
 from pathlib import Path
@@ -172,33 +173,37 @@ def train(
 
     Progress goes to stderr: a live bar on a terminal, a plain line every 5 % in a log file.
     """
-    with user_errors():
-        resolved = resolve_profile(profile, overrides=set_ or (), seed=seed, stages=stages, smoke=smoke)
-        # Imported here: torch and the generator load only when a run really starts.
-        import rkml.train
-
-        rkml.train.resolve_device(device.value)  # before the run folder exists: nothing written on error
-        run_dir = runs.prepare_run_dir(runs.default_run_dir(resolved, runs_dir), resume=resume, force=force)
-    typer.echo(f"profile {resolved.name} ({resolved.short_hash()}), run folder {run_dir}")
-    try:
+    with contextlib.ExitStack() as hold:
         with user_errors():
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", RuntimeWarning)
-                result = rkml.train.train(
-                    resolved, run_dir, stages=stages, device=device.value, resume=resume, progress=True
-                )
-        for w in caught:
-            typer.echo(f"warning: {w.message}", err=True)
-        typer.echo(result.summary)
-    except TrainingRejected as exc:
-        _exit_with(EXIT_REJECTED, "rejected", f"{exc} (run folder {run_dir})")
-    except KeyboardInterrupt as exc:  # Ctrl-C, or rkml.errors.RunInterrupted for SIGTERM
-        code = getattr(exc, "exit_code", EXIT_INTERRUPTED)
-        if runs.has_checkpoint(run_dir):
-            _exit_with(code, "interrupted", f"checkpoint in {run_dir}; continue with --resume")
-        _exit_with(code, "interrupted", f"before the first checkpoint, nothing was saved in {run_dir}; "
-                   "run the same command again (without --resume) to start afresh")  # fmt: skip
-    typer.echo(f"done: results in {run_dir}")
+            resolved = resolve_profile(profile, overrides=set_ or (), seed=seed, stages=stages, smoke=smoke)
+            # Imported here: torch and the generator load only when a run really starts.
+            import rkml.train
+
+            rkml.train.resolve_device(device.value)  # before the run folder exists: nothing written on error
+            # One writer per run folder, held from preparing the folder to the last result written.
+            run_dir = runs.default_run_dir(resolved, runs_dir)
+            hold.enter_context(runs.run_lock(run_dir))
+            run_dir = runs.prepare_run_dir(run_dir, resume=resume, force=force)
+        typer.echo(f"profile {resolved.name} ({resolved.short_hash()}), run folder {run_dir}")
+        try:
+            with user_errors():
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", RuntimeWarning)
+                    result = rkml.train.train(
+                        resolved, run_dir, stages=stages, device=device.value, resume=resume, progress=True
+                    )
+            for w in caught:
+                typer.echo(f"warning: {w.message}", err=True)
+            typer.echo(result.summary)
+        except TrainingRejected as exc:
+            _exit_with(EXIT_REJECTED, "rejected", f"{exc} (run folder {run_dir})")
+        except KeyboardInterrupt as exc:  # Ctrl-C, or rkml.errors.RunInterrupted for SIGTERM
+            code = getattr(exc, "exit_code", EXIT_INTERRUPTED)
+            if runs.has_checkpoint(run_dir):
+                _exit_with(code, "interrupted", f"checkpoint in {run_dir}; continue with --resume")
+            _exit_with(code, "interrupted", f"before the first checkpoint, nothing was saved in {run_dir}; "
+                       "run the same command again (without --resume) to start afresh")  # fmt: skip
+        typer.echo(f"done: results in {run_dir}")
 
 
 from cli.rkml_sweep import register as register_sweep_compare  # noqa: E402  (issue 5: sweep, compare)

@@ -23,6 +23,10 @@ class RunExistsError(RKInputError):
     """A run folder that already exists and may not be overwritten (use ``--resume`` or ``--force``)."""
 
 
+class RunLockedError(RKInputError):
+    """A run folder that another process is writing (its lock names the host and process id)."""
+
+
 class TrainingRejected(Exception):
     """Training finished but its tableau is not a valid result.
 

@@ -11,17 +11,28 @@ again starts afresh without ``force``.
 Every file is written atomically (:mod:`rkcore.fileio`), so a killed run leaves either the
 previous version of a file or the new one, never half of one.  torch is imported only
 inside the checkpoint helpers.
+
+One writer per run folder: :func:`run_lock` holds ``<root>/.<run name>.lock`` (next to the
+folder, so that ``--force`` deleting the folder cannot delete the lock, and hidden from
+``runs/*``) for as long as a run prepares and writes its folder.  A second writer is refused
+with :class:`rkml.errors.RunLockedError` naming the owner's host and process id.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import io
 import json
 import os
 import platform
 import shutil
+import socket
 import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,7 +40,7 @@ from typing import Any
 from rkcore.errors import RKInputError
 from rkcore.fileio import atomic_write_bytes, atomic_write_json
 
-from .errors import RunExistsError
+from .errors import RunExistsError, RunLockedError
 from .profile import Profile
 
 __all__ = [
@@ -44,6 +55,8 @@ __all__ = [
     "is_run_dir",
     "list_runs",
     "load_checkpoint",
+    "lock_path",
+    "run_lock",
     "now_iso",
     "prepare_run_dir",
     "read_manifest",
@@ -153,6 +166,130 @@ def prepare_run_dir(path: str | os.PathLike, *, resume: bool = False, force: boo
     if has_checkpoint(path):
         raise RunExistsError(f"{path} exists; pass --resume to continue or --force to start afresh")
     raise RunExistsError(f"{path} exists (no checkpoint to resume); pass --force to start afresh")
+
+
+# --------------------------------------------------------------------------- one writer
+
+
+def lock_path(run_dir: str | os.PathLike) -> Path:
+    """The lock file of ``run_dir``: ``<parent>/.<name>.lock``."""
+    run_dir = Path(run_dir)
+    return run_dir.parent / f".{run_dir.name}.lock"
+
+
+@contextlib.contextmanager
+def run_lock(
+    run_dir: str | os.PathLike,
+    *,
+    wait_s: float = 0.0,
+    heartbeat_s: float = 5.0,
+    stale_s: float = 60.0,
+) -> Iterator[Path]:
+    """Hold the lock of ``run_dir`` for the block: no other process writes the folder meanwhile.
+
+    The lock file is created exclusively (``O_EXCL``) and holds the owner's ``host``, ``pid``,
+    a random ``token`` and ``since`` (UTC); a thread touches it every ``heartbeat_s`` seconds.
+    An existing lock is *stale*, and taken over, when its owner is a process of this host
+    that no longer exists, or when it has not been touched for ``stale_s`` seconds (an owner on
+    another host that died, e.g. a lost Dask worker; ``stale_s`` must exceed the clock skew
+    between the hosts sharing the runs folder).  Otherwise this waits up to ``wait_s`` seconds
+    for the owner to finish (a rescheduled sweep job whose first attempt is still winding
+    down), then refuses.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run folder (need not exist yet; its parent is created).
+    wait_s : float
+        How long to wait for a live owner; 0 refuses at once.
+    heartbeat_s, stale_s : float
+        Touch interval of a held lock, and the age after which an untouched lock is stale.
+
+    Yields
+    ------
+    Path
+        The lock file.
+
+    Raises
+    ------
+    RunLockedError
+        Another live process holds the lock (one line: who, since when, which file).
+    """
+    path = lock_path(run_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex, "since": now_iso()}
+    deadline = time.monotonic() + max(0.0, float(wait_s))
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if _stale(path, holder, stale_s):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            if time.monotonic() >= deadline:
+                who = holder or {}
+                raise RunLockedError(
+                    f"{run_dir} is being written by process {who.get('pid', '?')} on "
+                    f"{who.get('host', '?')} (since {who.get('since', '?')}; lock {path}); wait for it "
+                    "to finish, or delete the lock if that process is gone"
+                ) from None
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(owner, handle)
+        break
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, args=(path, owner["token"], heartbeat_s, stop), daemon=True)
+    beat.start()
+    try:
+        yield path
+    finally:
+        stop.set()
+        beat.join()
+        if (_read_lock(path) or {}).get("token") == owner["token"]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    """The lock's owner record; None when it is gone or not (yet) readable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _stale(path: Path, holder: dict[str, Any] | None, stale_s: float) -> bool:
+    """Whether the lock at ``path`` belongs to nobody alive (see :func:`run_lock`)."""
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return False  # released meanwhile: the next O_EXCL attempt takes it
+    if age > stale_s:
+        return True
+    if holder is None or holder.get("host") != socket.gethostname():
+        return False  # being written right now, or another host's: only the heartbeat tells
+    pid = holder.get("pid")
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False
+    return False
+
+
+def _heartbeat(path: Path, token: str, every_s: float, stop: threading.Event) -> None:
+    while not stop.wait(every_s):
+        if (_read_lock(path) or {}).get("token") != token:
+            return  # taken over (this process was frozen past stale_s): never touch theirs
+        with contextlib.suppress(OSError):
+            os.utime(path)
 
 
 # --------------------------------------------------------------------------- manifest

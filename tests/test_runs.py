@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import re
+import socket
 
 import numpy as np
 import pytest
@@ -229,3 +230,71 @@ def test_damaged_checkpoint_is_a_one_line_error(tmp_path):
     with pytest.raises(RKInputError) as info:
         runs.load_checkpoint(tmp_path)
     assert "cannot load checkpoint" in str(info.value) and "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- one writer
+
+
+def test_a_second_writer_is_refused_with_one_line(tmp_path):
+    from rkml.errors import RunLockedError
+
+    run_dir = tmp_path / "runs" / "a-0-abc"
+    with runs.run_lock(run_dir) as lock:
+        assert lock == tmp_path / "runs" / ".a-0-abc.lock" and lock.is_file()
+        owner = json.loads(lock.read_text())
+        assert owner["pid"] == os.getpid() and owner["host"] == socket.gethostname()
+        with pytest.raises(RunLockedError) as caught:
+            with runs.run_lock(run_dir):
+                pytest.fail("two writers on one run folder")
+        message = str(caught.value)
+        assert "\n" not in message and f"process {os.getpid()}" in message and str(lock) in message
+    assert not lock.exists()
+    with runs.run_lock(run_dir):  # released: the next writer gets it
+        pass
+
+
+def test_the_cli_refuses_a_second_writer(tmp_path, profile):
+    from typer.testing import CliRunner
+
+    from cli.rkml_app import app
+
+    run_dir = runs.default_run_dir(profile, tmp_path)
+    with runs.run_lock(run_dir):
+        result = CliRunner().invoke(
+            app,
+            ["train", "-p", "efficiency-v2", "--seed", "3", "--runs-dir", str(tmp_path), "--device", "cpu"],
+        )
+    assert result.exit_code == 1, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "is being written by process" in lines[0]
+    assert not run_dir.exists()
+
+
+def test_a_lock_of_a_dead_process_on_this_host_is_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "r"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    runs.lock_path(run_dir).write_text(
+        json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout), "token": "x", "since": "then"})
+    )
+    with runs.run_lock(run_dir) as lock:
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+
+
+def test_an_untouched_lock_of_another_host_goes_stale_and_a_waiting_writer_takes_it(tmp_path):
+    from rkml.errors import RunLockedError
+
+    run_dir = tmp_path / "r"
+    lock = runs.lock_path(run_dir)
+    lock.write_text(json.dumps({"host": "elsewhere", "pid": 1, "token": "x", "since": "then"}))
+    with pytest.raises(RunLockedError, match="process 1 on elsewhere"):
+        with runs.run_lock(run_dir, stale_s=60.0):
+            pass
+    old = lock.stat().st_mtime - 120
+    os.utime(lock, (old, old))
+    with runs.run_lock(run_dir, stale_s=60.0):
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
