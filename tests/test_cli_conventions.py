@@ -9,6 +9,7 @@ import importlib.metadata
 import re
 
 import pytest
+from types import SimpleNamespace
 import typer
 from typer.core import TyperOption
 from typer.testing import CliRunner
@@ -201,8 +202,9 @@ def test_train_force_has_the_short_flag_too(tmp_path, monkeypatch):
     import rkml.train
 
     calls = []
-    monkeypatch.setattr(rkml.train, "train", lambda profile, run_dir, **kw: calls.append((profile, kw)))
-    monkeypatch.setattr(rkml.train, "summary_line", lambda result: "")
+    monkeypatch.setattr(
+        rkml.train, "train", lambda profile, run_dir, **kw: calls.append((profile, kw)) or SimpleNamespace(summary="")
+    )
     args = ["train", "-p", "balanced", "--runs-dir", str(tmp_path)]
     run_dir = runs.default_run_dir(load_profile("balanced"), tmp_path)
     runs.write_manifest(run_dir, load_profile("balanced"), {"status": "running"})

@@ -385,7 +385,7 @@ def test_readme_main_command_works(tmp_path):
         from cli.rkml_app import app as rkml_app
         from rkml.profile import load_profile
 
-        with mock.patch("rkml.train.train") as train, mock.patch("rkml.train.summary_line", return_value=""):
+        with mock.patch("rkml.train.train") as train:
             result = CliRunner().invoke(rkml_app, [*args, "--runs-dir", str(tmp_path)])
         assert result.exit_code == 0, result.output
         profile = train.call_args.args[0]

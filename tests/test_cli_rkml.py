@@ -58,7 +58,6 @@ def spy(monkeypatch):
         monkeypatch.setattr(rkml, "train", module, raising=False)
     fake = TrainSpy()
     monkeypatch.setattr(module, "train", fake, raising=False)
-    monkeypatch.setattr(module, "summary_line", lambda result: "headline: (spy)", raising=False)
     return fake
 
 

@@ -181,7 +181,6 @@ def test_ctrl_c_before_the_first_checkpoint_says_nothing_was_saved(whole, cache,
     monkeypatch.setattr(
         train_module, "train", lambda *a, **k: calls.append((a, k)) or types.SimpleNamespace(summary="headline")
     )
-    monkeypatch.setattr(train_module, "summary_line", lambda result: "headline: (stand-in)")
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert calls[0][0][1] == run_dir and calls[0][1]["resume"] is False
