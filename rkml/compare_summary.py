@@ -55,7 +55,9 @@ def recorded_library_above(record: RunRecord) -> dict[str, float]:
     test = stage.get("test") if isinstance(stage, Mapping) else None
     learned = _number(((test or {}).get("learned") or {}).get("score")) if isinstance(test, Mapping) else None
     out: dict[str, float] = {}
-    above = metrics.get("library_above")
+    headline = metrics.get("headline")
+    above = headline.get("library_above") if isinstance(headline, Mapping) else None
+    above = metrics.get("library_above", above)
     if isinstance(above, Sequence) and not isinstance(above, str):
         out.update({str(n): float("nan") for n in above})
     if isinstance(test, Mapping) and learned is not None:
@@ -200,8 +202,9 @@ def summary_blocks(
     records: Sequence[RunRecord], library: Sequence[rkcore.Tableau], m: Matrix
 ) -> list[rp.Block]:
     """Per run: headline, its score ± s.e. under its own weights, the best library method with the
-    headline's stage count and the paired difference, a verdict, and every library method that beats
-    it (on the common dataset, or on the run's own test split per its ``metrics.json``) in red."""
+    headline's stage count and the paired difference, a verdict, and every library method in the
+    run's stage range that scores above it (on the common dataset, or on the run's own test split
+    per its ``metrics.json``) in red."""
     rows = []
     beaten: list[str] = []
     n = m.n_runs
@@ -221,10 +224,12 @@ def summary_blocks(
         else:
             verdict, best_text, diff_text = "no library method with its stage count", "–", "–"
         # vs_own[i, j] is library method i minus headline j: above zero, it beats the headline
+        # Only library methods the run could have been: a stage count in its profile's range.
+        span = range(r.profile.stages.min, r.profile.stages.max + 1)
         above = {
             m.rows[i]: f" by {pm(m.vs_own[i, j])} {UNIT}"
             for i in range(n, len(m.rows))
-            if m.vs_own[i, j].gain > 0
+            if m.vs_own[i, j].gain > 0 and library[i - n].stages in span
         }
         for name, by in recorded_library_above(r).items():
             above.setdefault(f"{name} (run's own test split)", "" if np.isnan(by) else f" by {by:.2g} {UNIT}")
