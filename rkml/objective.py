@@ -39,7 +39,6 @@ from rkcore.calibration import ScoringPlan
 from rkcore.datasets import Dataset, Split
 from rkcore.evaluate import BatchScores, PreparedSplit, baseline_metrics, evaluate, prepare_split, score_batch
 from rkcore.metrics import MetricArrays, PairedGain, Weights
-from rkcore.order import order
 from rkcore.trees import rooted_trees
 
 from .generator import unflatten
@@ -229,21 +228,6 @@ def score_points(x: np.ndarray, stages: int, problems: ProblemSet, weights: Weig
     """
     A, b = unflatten(np.atleast_2d(x), stages)
     return score_batch(A, b, problems.prepared, weights, problems.baseline)
-
-
-def library_rivals(stages: int, min_order: int) -> dict[str, rkcore.Tableau]:
-    """Library methods with ``stages`` stages and a verified order of at least ``min_order``.
-
-    Returns
-    -------
-    dict of name -> Tableau, in :func:`rkcore.methods` order.
-    """
-    out = {}
-    for name in rkcore.methods():
-        t = rkcore.method(name)
-        if t.stages == stages and t.is_explicit and order(t) >= min_order:
-            out[name] = t
-    return out
 
 
 TEST_Z = 2.0

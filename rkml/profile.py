@@ -356,14 +356,15 @@ def _all_keys() -> list[str]:
 
 
 _RETIRED = {
-    "training.epochs": "it was replaced by 'training.generations' in rk-discovery 0.3: CMA-ES generations per elite member "
-    "of the search (rkml.search)",
+    "training.epochs": "it was replaced by 'training.generations' in rk-discovery 0.3: CMA-ES "
+    "generations per elite member of the search (rkml.search)",
     "training.learning_rate": "it was retired in rk-discovery 0.3 (the CMA-ES search adapts its own step "
     "size); remove the key",
     "training.batch_problems": "it was retired in rk-discovery 0.3 (every candidate is scored on the "
     "whole training split); remove the key",
-    "objective.eval_steps": "it was replaced by 'objective.target_error' in rk-discovery 0.2: each problem gets its own "
-    "step count, the fewest at which RK4's error is at most target_error (default 1e-6)",
+    "objective.eval_steps": "it was replaced by 'objective.target_error' in rk-discovery 0.2: each "
+    "problem gets its own step count, the fewest at which RK4's error is at most target_error "
+    "(default 1e-6)",
 }
 
 
@@ -585,8 +586,9 @@ class Profile:
         """Same profile on a tiny budget (same code paths), recorded as ``--smoke``.
 
         60 problems (the stiff fraction kept), the default stage count only, 50 random starts,
-        one elite member refined for 5 generations of 8 candidates, ``selection_z = 0`` (a dozen validation problems cannot
-        show a significant gain; the smoke run tests the code paths, not the result).
+        one elite member refined for 5 generations of 8 candidates, ``selection_z = 0`` (a dozen
+        validation problems cannot show a significant gain; the smoke run tests the code paths,
+        not the result).
         """
         n_problems = min(60, self.dataset.n_problems)
         n_stiff = round(n_problems * self.dataset.n_stiff / self.dataset.n_problems)

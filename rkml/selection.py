@@ -30,7 +30,6 @@ from rkml.profile import max_explicit_order
 from rkml.search import embed
 from rkml.train_state import Start
 
-
 MAX_TRAINED_ORDER = 6
 """Highest order searched (order 6 needs 7 stages; order 7 would need 9 and 85 conditions)."""
 
@@ -185,17 +184,21 @@ class Standing:
             "beats_means": f"test score ahead by more than {TEST_Z:g} paired standard errors",
             "library_above": self.above,
             "library_in_range": {
-                n: {"stages": s, "test_score": sc, "gain": g.to_dict()} for n, (s, sc, g) in self.library.items()
+                n: {"stages": s, "test_score": sc, "gain": g.to_dict()}
+                for n, (s, sc, g) in self.library.items()
             },
         }
 
 
-def standing(headline: rkcore.Tableau, counts: tuple[int, ...], min_order: int, dataset, plan, weights) -> Standing:
+def standing(
+    headline: rkcore.Tableau, counts: tuple[int, ...], min_order: int, dataset, plan, weights
+) -> Standing:
     """Score the headline and every library method with a stage count in ``counts`` on the test split."""
     rivals = library_methods(counts, min_order)
     ev = evaluate([headline, *rivals.values()], dataset.test, plan, weights)
     library = {
-        n: (t.stages, float(ev.cards[1 + i].score), ev.paired_gain(0, 1 + i)) for i, (n, t) in enumerate(rivals.items())
+        n: (t.stages, float(ev.cards[1 + i].score), ev.paired_gain(0, 1 + i))
+        for i, (n, t) in enumerate(rivals.items())
     }
     return Standing(float(ev.cards[0].score), library)
 
@@ -203,7 +206,9 @@ def standing(headline: rkcore.Tableau, counts: tuple[int, ...], min_order: int, 
 def summary_line(stages: int, order_: int, st: Standing, counts: tuple[int, ...]) -> str:
     """One line: the headline's test score and every library method in range that scores higher."""
     span = f"{counts[0]}-{counts[-1]}" if len(counts) > 1 else str(counts[0])
-    line = f"headline: {stages} stages, order {order_}; test score {st.score:+.3f} (RK4 = 0, higher is better); "
+    line = (
+        f"headline: {stages} stages, order {order_}; test score {st.score:+.3f} (RK4 = 0, higher is better); "
+    )
     if not st.library:
         return line + f"no library method has {span} stages"
     if st.above:

@@ -8,7 +8,8 @@ within reach and the one below it (:func:`rkml.selection.search_orders`):
 2. **Explore.**  ``training.starts`` random tableaux driven onto each order's conditions, the
    library methods of at most ``s`` stages (embedded) and long tangent excursions from them,
    all scored on the training split (:func:`rkml.search.explore`).
-3. **Elite.**  The ``training.elite`` best explored points, pairwise apart (:func:`rkml.search.diverse_elite`).
+3. **Elite.**  The ``training.elite`` best explored points, pairwise apart
+   (:func:`rkml.search.diverse_elite`).
 4. **Refine.**  Each elite member by CMA-ES in tangent charts of its manifold for
    ``training.generations`` generations of ``training.candidates`` tableaux (:func:`rkml.search.refine`);
    every candidate has verified order ``p``.
@@ -53,15 +54,16 @@ from rkml import runs
 from rkml.errors import TrainingRejected
 from rkml.generator import unflatten
 from rkml.interrupts import raise_on_sigterm
-from rkml.objective import library_rivals, problem_set, score_points, scorecards
+from rkml.objective import problem_set, score_points, scorecards
 from rkml.plots import plot_training_curves
 from rkml.polish import ACCEPT_RESIDUAL, PolishFailed, polish
 from rkml.profile import Profile
-from rkml.search import diverse_elite, explore, refine
+from rkml.search import Explored, diverse_elite, explore, refine
 from rkml.selection import (
     StageResult,
     choose_headline,
     choose_start,
+    library_methods,
     search_orders,
     seed_points,
     standing,
@@ -159,8 +161,6 @@ def explore_stage(st: StageSearch, profile: Profile, fitness) -> None:
     if not pools:
         st.elite = []
         return
-    from rkml.search import Explored
-
     merged = Explored(np.stack([c.x for c in pools]), np.array([c.train_score for c in pools]))
     st.elite = [pools[i] for i in diverse_elite(merged, t.elite, ELITE_DISTANCE)]
     st.evaluations += len(pools)
@@ -271,7 +271,8 @@ def train(
 
         units = 1 + t.elite
         done = sum((st.elite is not None) + st.refined for st in state.searches.values())
-        bar = progress_bar(len(counts) * units, initial=done, enabled=progress, desc=profile.name, unit="unit")
+        total = len(counts) * units
+        bar = progress_bar(total, initial=done, enabled=progress, desc=profile.name, unit="unit")
         try:
             while (st := state.current(t.elite)) is not None:
                 s = st.stages
@@ -413,7 +414,7 @@ def _metrics(results, dataset, plan, profile: Profile, state: TrainState) -> dic
     }
     for r in results:
         st = state.searches[r.stages]
-        rivals = library_rivals(r.stages, p)
+        rivals = library_methods((r.stages,), p)
         out["stages"][str(r.stages)] = {
             "order": r.order,
             "tableau": f"tableau-s{r.stages}.json",

@@ -46,7 +46,12 @@ class Start:
     validation_score: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "order": self.order, "x": self.x.tolist(), "validation_score": self.validation_score}
+        return {
+            "name": self.name,
+            "order": self.order,
+            "x": self.x.tolist(),
+            "validation_score": self.validation_score,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Start:
@@ -93,7 +98,12 @@ class Incumbent:
         return self.unit < 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"x": self.x.tolist(), "order": self.order, "validation_score": self.validation_score, "unit": self.unit}
+        return {
+            "x": self.x.tolist(),
+            "order": self.order,
+            "validation_score": self.validation_score,
+            "unit": self.unit,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Incumbent:

@@ -68,7 +68,8 @@ def test_builtin_matches_issue_table(name):
     got = dict(
         n_problems=p.dataset.n_problems, n_stiff=p.dataset.n_stiff, min=p.stages.min, max=p.stages.max,
         default=p.stages.default, t_end=p.dataset.t_end, hidden_units=p.model.hidden_units,
-        w_acc=p.objective.w_acc, w_eff=p.objective.w_eff, w_stab=p.objective.w_stab, epochs=4 * p.training.generations // 1,
+        w_acc=p.objective.w_acc, w_eff=p.objective.w_eff, w_stab=p.objective.w_stab,
+        epochs=4 * p.training.generations,
     )
     # The seed document's epochs became CMA-ES generations per elite member: a quarter of them.
     assert got["epochs"] == pytest.approx(row["epochs"], abs=2)
@@ -176,7 +177,8 @@ def test_smoke_shrinks_budget_only(name):
     assert s.dataset.n_problems == 60
     assert s.dataset.n_stiff == round(60 * p.dataset.n_stiff / p.dataset.n_problems)
     assert s.stages.counts == (p.stages.default,)
-    assert (s.training.generations, s.training.starts, s.training.elite, s.training.candidates) == (5, 50, 1, 8)
+    t = s.training
+    assert (t.generations, t.starts, t.elite, t.candidates) == (5, 50, 1, 8)
     # Everything that defines the run's character is kept.
     assert s.objective == p.objective and s.model == p.model and s.name == p.name
     assert s.dataset.t_end == p.dataset.t_end and s.training.seed == 2
