@@ -144,7 +144,9 @@ StagesOption = Annotated[
         "--stages", help="Train only this stage count (within the profile's range).", show_default=False
     ),
 ]
-DeviceOption = Annotated[Device, typer.Option("--device", help="Accepted for compatibility; the search runs on the CPU.")]
+DeviceOption = Annotated[
+    Device, typer.Option("--device", help="Accepted for compatibility; the search runs on the CPU.")
+]
 SmokeFlag = Annotated[bool, typer.Option("--smoke", help="Same code on a tiny budget (tests, a quick look).")]
 ResumeFlag = Annotated[bool, typer.Option("--resume", help="Continue the run from its checkpoint.")]
 ForceFlag = force_flag("Delete an existing run folder and start afresh.")

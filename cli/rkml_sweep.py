@@ -103,7 +103,9 @@ def sweep_command(
     runs_dir: Annotated[Path, typer.Option("--runs-dir", help="Folder holding the run folders.")] = Path(
         "runs"
     ),
-    device: Annotated[Device, typer.Option("--device", help="Accepted for compatibility; the search runs on the CPU.")] = Device.auto,
+    device: Annotated[
+        Device, typer.Option("--device", help="Accepted for compatibility; the search runs on the CPU.")
+    ] = Device.auto,
 ) -> None:
     """Train every (profile, seed) as its own run on Dask; finished runs are skipped, unfinished resumed."""
     from rkml.profile import resolve_profile

@@ -7,9 +7,9 @@ from __future__ import annotations
 import enum
 import importlib.metadata
 import re
+from types import SimpleNamespace
 
 import pytest
-from types import SimpleNamespace
 import typer
 from typer.core import TyperOption
 from typer.testing import CliRunner
@@ -203,7 +203,9 @@ def test_train_force_has_the_short_flag_too(tmp_path, monkeypatch):
 
     calls = []
     monkeypatch.setattr(
-        rkml.train, "train", lambda profile, run_dir, **kw: calls.append((profile, kw)) or SimpleNamespace(summary="")
+        rkml.train,
+        "train",
+        lambda profile, run_dir, **kw: calls.append((profile, kw)) or SimpleNamespace(summary=""),
     )
     args = ["train", "-p", "balanced", "--runs-dir", str(tmp_path)]
     run_dir = runs.default_run_dir(load_profile("balanced"), tmp_path)

@@ -81,7 +81,15 @@ def test_train_passes_the_exact_builtin_profile(tmp_path, spy, name):
 @pytest.mark.parametrize("name", BUILTINS)
 def test_train_passes_seed_and_overrides(tmp_path, spy, name):
     result = _train(
-        tmp_path, "--profile", name, "--seed", "7", "--set", "training.generations=5", "--set", "model.layers=3"
+        tmp_path,
+        "--profile",
+        name,
+        "--seed",
+        "7",
+        "--set",
+        "training.generations=5",
+        "--set",
+        "model.layers=3",
     )
     assert result.exit_code == 0, result.output
     expected = load_profile(name).with_overrides(["training.generations=5", "model.layers=3"]).with_seed(7)
@@ -112,7 +120,9 @@ def test_different_profiles_reach_train_as_different_values(tmp_path, spy):
 
 def test_train_custom_profile_path(tmp_path, spy):
     path = tmp_path / "mine.toml"
-    path.write_text(load_profile("accuracy").with_overrides(["name=mine", "training.generations=2"]).to_toml())
+    path.write_text(
+        load_profile("accuracy").with_overrides(["name=mine", "training.generations=2"]).to_toml()
+    )
     result = _train(tmp_path / "runs", "--profile", str(path))
     assert result.exit_code == 0, result.output
     assert spy.only_call["profile"] == load_profile(path)
@@ -249,7 +259,16 @@ def test_profiles_list_shows_all_six_with_their_values():
     p = load_profile("accuracy")
     cells = [c.strip() for c in rows["accuracy"].split("│")[1:-1]]
     assert cells == [
-        "accuracy", "1500", "600", "4–7 (5)", "0.20", "512", "0.70", "0.20", "0.10", str(p.training.generations)
+        "accuracy",
+        "1500",
+        "600",
+        "4–7 (5)",
+        "0.20",
+        "512",
+        "0.70",
+        "0.20",
+        "0.10",
+        str(p.training.generations),
     ]
 
 

@@ -448,3 +448,15 @@ def test_every_table_is_written_as_csv_and_latex(tmp_path, three_runs):
     assert r"\begin{tabular}" in tex and r"$\pm$" in tex and tex.rstrip().endswith(r"\end{tabular}")
     # SVG beside every drawn PNG but the stability regions (drawn by rkcore)
     assert sorted(p.stem for p in out.glob("*.svg")) == ["tradeoff", "training_curves", "work_precision"]
+
+
+def test_guard_allows_a_shared_side_stage_count_when_the_headlines_differ(tmp_path):
+    # Weightings that differ only where a stage count cannot tell candidates apart (4 stages,
+    # order 4) legitimately give the same side tableau; the headlines are what must differ.
+    root = tmp_path / "runs"
+    side = rkcore.method("kutta3")
+    a = make_run(root, smoke("balanced"), kutta4(0.3, 0.7))
+    b = make_run(root, smoke("efficiency-v2"), kutta4(0.4, 0.6))
+    for run in (a, b):
+        rkcore.save_tableau(side, run / "tableau-s3.json")
+    assert guard([load_run(a), load_run(b)]) == ()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import types
 import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -179,7 +179,9 @@ def test_ctrl_c_before_the_first_checkpoint_says_nothing_was_saved(whole, cache,
     # The same command as before starts the run afresh, without --force.
     calls = []
     monkeypatch.setattr(
-        train_module, "train", lambda *a, **k: calls.append((a, k)) or types.SimpleNamespace(summary="headline")
+        train_module,
+        "train",
+        lambda *a, **k: calls.append((a, k)) or types.SimpleNamespace(summary="headline"),
     )
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -247,5 +249,3 @@ def test_no_handler_is_installed_outside_the_main_thread():
     thread.start()
     thread.join()
     assert "error" not in outcome and outcome["during"] is before
-
-
