@@ -281,12 +281,19 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+#: Rows that name a run rather than set it up: always different, never marked.
+IDENTITY_ROWS = ("name", "description", "profile hash")
+
+
 def profile_rows(
     records: Sequence[RunRecord],
 ) -> tuple[tuple[str, ...], tuple[tuple[str | rp.Cell, ...], ...]]:
     """Header and rows of the key-differences table: every ``section.key`` × run.
 
-    A row whose values are not all equal has every cell marked (and a ⚠ in its key cell).
+    Only the cells that differ are marked: in a row whose values are not all equal, the cells
+    whose value differs from the row's most common value (every value cell when no value is
+    shared by two runs), and the key cell.  The identity rows (:data:`IDENTITY_ROWS`: name,
+    description, profile hash) differ between any two profiles and are never marked.
     """
     flat = [_flatten(r.profile.to_dict()) for r in records]
     for f, r in zip(flat, records, strict=False):
@@ -297,8 +304,12 @@ def profile_rows(
     rows = []
     for key in keys:
         values = [f.get(key, "–") for f in flat]
-        differs = len(records) > 1 and len(set(values)) > 1
-        rows.append((rp.Cell(key, differs), *(rp.Cell(v, differs) for v in values)))
+        differs = len(records) > 1 and len(set(values)) > 1 and key not in IDENTITY_ROWS
+        counts = {v: values.count(v) for v in values}
+        common = max(counts, key=counts.get)
+        shared = counts[common] > 1 and list(counts.values()).count(counts[common]) == 1
+        cells = [rp.Cell(v, differs and (not shared or v != common)) for v in values]
+        rows.append((rp.Cell(key, differs), *cells))
     return ("setting", *(r.label for r in records)), tuple(rows)
 
 
@@ -444,11 +455,15 @@ def compare(
     header, rows = profile_rows(records)
     blocks += [
         rp.Heading("Key differences between the profiles"),
-        rp.Paragraph(f"Every setting of every run; rows whose values differ are marked {rp.DIFF_MARK}."),
+        rp.Paragraph(
+            f"Every setting of every run; where runs differ, the setting and the values that differ from "
+            f"the most common one are marked {rp.DIFF_MARK} (name, description and hash always differ "
+            "and are not marked)."
+        ),
         rp.Table(header, rows),
     ]
     blocks += cs.matrix_blocks(matrix)
-    files = ce.write_figures(records, library, evaluation, out_dir)
+    files = ce.write_figures(records, library, evaluation, out_dir, progress=progress)
     blocks += ce.tableau_sections(records, library)
     blocks += ce.evaluation_sections(records, library, evaluation, files)
 

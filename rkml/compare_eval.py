@@ -25,7 +25,7 @@ from rkcore.calibration import make_plan
 from rkcore.datasets import DatasetSpec, make_dataset
 from rkcore.errors import RKInputError
 from rkcore.evaluate import Evaluation, evaluate, prepare_split
-from rkcore.metrics import MetricArrays, weighted_score
+from rkcore.metrics import MetricArrays
 from rkcore.progress import progress_bar
 from rkcore.work_precision import work_precision
 
@@ -157,46 +157,65 @@ def _work_precision(tableaux, split, n_steps: int, learned: Sequence[bool]) -> t
 
 
 def write_figures(
-    records: Sequence[RunRecord], library: Sequence[rkcore.Tableau], common: CommonEvaluation, out_dir: Path
+    records: Sequence[RunRecord],
+    library: Sequence[rkcore.Tableau],
+    common: CommonEvaluation,
+    out_dir: Path,
+    *,
+    progress: bool = False,
 ) -> dict[str, str]:
-    """Write the PNGs; returns ``{figure key: file name}`` for the figures that could be drawn."""
+    """Write every figure as PNG and SVG; returns ``{figure key: PNG file name}``.
+
+    One style map (:func:`rkml.compare_plots.method_styles`) is built here and passed to every
+    figure, so a method has the same colour and marker in all of them.
+    """
     files: dict[str, str] = {}
-    headlines = [r.tableau.replace(name=r.label) for r in records]
-    rkcore.plot_stability_regions(
-        headlines + [t for t in library if t.name == "rk4"],
-        out_dir / "stability_regions.png",
-        title="Stability regions |R(z)| <= 1 of the headline tableaux (RK4 for reference)",
-        dpi=cp.PNG_DPI,
-    )
-    files["stability"] = "stability_regions.png"
-    spec = common.spec
-    cp.plot_work_precision(
-        common.curves,
-        out_dir / "work_precision.png",
-        title=(
-            f"Work-precision on the cross-check dataset ({spec.n_problems} ODEs, {spec.n_stiff} stiff, "
-            f"t_end={spec.t_end:g}, seed {spec.seed})"
-        ),
-    )
-    files["work_precision"] = "work_precision.png"
-    points = [
-        cp.Point(label, c.accuracy_gain, c.efficiency_gain, c.overall.stability, learned)
-        for label, c, learned in zip(common.labels, common.evaluation.cards, common.learned, strict=False)
-    ]
-    cp.plot_tradeoff(
-        points,
-        out_dir / "tradeoff.png",
-        title=(
-            "Accuracy / efficiency / stability on the cross-check dataset "
-            f"(RK4 error {common.target_error:g})"
-        ),
-    )
-    files["tradeoff"] = "tradeoff.png"
-    curves = [(r.label, c) for r in records if (c := training_curves(r))]
-    if curves:
-        cp.plot_training_grid(curves, out_dir / "training_curves.png", title="Training curves")
-        files["training"] = "training_curves.png"
+    styles = cp.method_styles(common.labels, common.learned)
+    curves = [(r.label, c, _objective(r)) for r in records if (c := training_curves(r))]
+    with progress_bar(3 + bool(curves), desc="compare: figures", unit="figure", enabled=progress) as bar:
+        headlines = [r.tableau.replace(name=r.label) for r in records]
+        reference = [t for t in library if t.name == "rk4"]
+        cp.plot_stability_regions(
+            headlines + reference,
+            [t.name for t in headlines + reference],
+            styles,
+            out_dir / "stability_regions.png",
+            title="Stability regions |R(z)| ≤ 1",
+        )
+        files["stability"] = "stability_regions.png"
+        bar.update(1)
+        spec = common.spec
+        cp.plot_work_precision(
+            common.curves,
+            out_dir / "work_precision.png",
+            title=f"Cross-check data: {spec.n_problems} ODEs, {spec.n_stiff} stiff, seed {spec.seed}",
+            styles=styles,
+        )
+        files["work_precision"] = "work_precision.png"
+        bar.update(1)
+        points = [
+            cp.Point(label, c.accuracy_gain, c.efficiency_gain, c.overall.stability, learned)
+            for label, c, learned in zip(common.labels, common.evaluation.cards, common.learned, strict=False)
+        ]
+        cp.plot_tradeoff(
+            points,
+            out_dir / "tradeoff.png",
+            title=f"Cross-check data, RK4 error {common.target_error:g}",
+            styles=styles,
+        )
+        files["tradeoff"] = "tradeoff.png"
+        bar.update(1)
+        if curves:
+            cp.plot_training_grid(curves, out_dir / "training_curves.png", title="Training curves")
+            files["training"] = "training_curves.png"
+            bar.update(1)
     return files
+
+
+def _objective(record: RunRecord) -> str:
+    """The run's weights, as its training-curve axis names them."""
+    w = record.profile.weights()
+    return f"w = ({w.accuracy:g}, {w.efficiency:g}, {w.stability:g})"
 
 
 def training_curves(record: RunRecord) -> dict[int, dict[str, list[float]]] | None:
@@ -231,20 +250,20 @@ def _interval(x: float | None) -> str:
     return "∞" if math.isinf(x) else rp.fmt_number(x)
 
 
-def analysis_row(label: str, tableau: rkcore.Tableau) -> tuple[str, ...]:
-    """Recomputed facts of one tableau: name, s, verified (claimed) order, error norm, limits."""
+def analysis_values(tableau: rkcore.Tableau) -> tuple[int, str, float, float | None, float | None, float]:
+    """Recomputed facts of one tableau: s, verified (claimed) order, error norm, stability limits."""
     a = rkcore.analyze(tableau, area=False)
     claim = tableau.stated_order
     order = str(a.order) if claim is None or claim == a.order else f"{a.order} (claims {claim})"
-    return (
-        label,
-        str(a.stages),
-        order,
-        rp.fmt_number(a.principal_error_norm),
-        _interval(a.real_stability_interval),
-        _interval(a.imaginary_stability_interval),
-        _interval(a.real_stability_interval / a.stages),
-    )
+    real = a.real_stability_interval
+    per = real / a.stages if real is not None else None
+    return (a.stages, order, a.principal_error_norm, real, a.imaginary_stability_interval, per)
+
+
+def analysis_row(label: str, tableau: rkcore.Tableau) -> tuple[str, ...]:
+    """Recomputed facts of one tableau: name, s, verified (claimed) order, error norm, limits."""
+    s, order, norm, real, imag, per = analysis_values(tableau)
+    return (label, str(s), order, rp.fmt_number(norm), _interval(real), _interval(imag), _interval(per))
 
 
 ANALYSIS_HEADER = (
@@ -258,6 +277,63 @@ ANALYSIS_HEADER = (
 )
 
 
+def numeric_table(
+    header: Sequence[str],
+    labels: Sequence[str | rp.Cell],
+    columns: Sequence[Sequence[Any]],
+    better: Sequence[str | None],
+    *,
+    stderr: Mapping[int, Sequence[float | None]] | None = None,
+    caption: str = "",
+) -> rp.Table:
+    """A table of number columns, each in one format (:func:`rkcore.report.fmt_column`), the best
+    value per column in bold (``better[j]``: ``"high"``, ``"low"`` or None for no marking).
+
+    ``stderr[j]`` gives an s.e. per row for column ``j``: those cells read ``value ± s.e.``, value
+    and s.e. to the same decimals (:func:`rkml.compare_summary.pm`).  Non-numeric entries
+    (strings) are shown as they are.
+    """
+    from .compare_summary import pm
+
+    stderr = stderr or {}
+    texts: list[list[str]] = []
+    bests: list[set[int]] = []
+    for j, col in enumerate(columns):
+        numbers = [v if rp._is_real(v) else None for v in col]
+        if j in stderr:
+            texts.append(
+                [
+                    pm((v, e), signed=False) if v is not None and e is not None else rp.fmt_number(v)
+                    for v, e in zip(numbers, stderr[j], strict=True)
+                ]
+            )
+        else:
+            formatted = rp.fmt_column(numbers)
+            texts.append(
+                [f if rp._is_real(v) or v is None else str(v) for v, f in zip(col, formatted, strict=True)]
+            )
+        bests.append(rp.best_indices(numbers, better[j] == "high") if better[j] else set())
+    rows = []
+    for i, label in enumerate(labels):
+        cells = [rp.Cell(texts[j][i], bold=i in bests[j]) for j in range(len(columns))]
+        rows.append((label, *cells))
+    return rp.Table(tuple(header), tuple(rows), caption=caption)
+
+
+def analysis_table(rows: Sequence[tuple[str, rkcore.Tableau]]) -> rp.Table:
+    """:data:`ANALYSIS_HEADER` for ``(label, tableau)`` rows: smallest error norm and largest
+    stability limits in bold."""
+    values = [analysis_values(t) for _, t in rows]
+    columns = list(zip(*values, strict=True))
+    return numeric_table(
+        ANALYSIS_HEADER,
+        [label for label, _ in rows],
+        columns,
+        (None, None, "low", "high", "high", "high"),
+        caption="recomputed from the coefficients; best per column in bold",
+    )
+
+
 def tableau_sections(records: Sequence[RunRecord], library: Sequence[rkcore.Tableau]) -> list[rp.Block]:
     """Per run: every learned tableau in Butcher layout, its analysis next to the library
     methods with the same stage count, and the run's own test-split scores."""
@@ -266,32 +342,38 @@ def tableau_sections(records: Sequence[RunRecord], library: Sequence[rkcore.Tabl
         blocks.append(rp.Heading(r.label, 3))
         for s, t in sorted(r.stage_tableaux.items()):
             headline = t.equals(r.tableau) and s == r.tableau.stages
+            title = f"{r.label}, {s} stages" + (" (headline)" if headline else "")
             blocks.append(rp.Paragraph(f"{s} stages" + (" (headline)" if headline else "") + ":"))
-            blocks.append(rp.Preformatted(rkcore.butcher_layout(t)))
-            rows = [analysis_row(f"{r.label} (learned)", t)]
+            blocks.append(rp.Butcher.of(t, caption=title))
+            rows = [(f"{r.label} (learned)", t)]
             if s in r.initial:
-                rows.append(analysis_row("initialisation", r.initial[s]))
-            rows += [analysis_row(m.name, m) for m in library if m.stages == s]
-            blocks.append(rp.Table(ANALYSIS_HEADER, tuple(rows)))
+                rows.append(("initialisation", r.initial[s]))
+            rows += [(m.name, m) for m in library if m.stages == s]
+            blocks.append(analysis_table(rows))
             scores = split_scores(r, s)
             if scores:
                 blocks.append(
                     rp.Table(
-                        ("method", "train score", "validation score", "test score"),
+                        ("method", "train score", "validation score", "test score", "learned − it on test"),
                         scores,
-                        caption=f"scores on the run's own dataset ({s} stages, weighted objective, "
-                        "higher is better)",
+                        caption=f"scores on the run's own dataset ({s} stages, weighted objective vs RK4 in "
+                        "decades, higher is better; the run records no s.e. for a single score; the last "
+                        "column is the paired difference ± one s.e. of the paired per-problem differences)",
                     )
                 )
     return blocks
 
 
-def split_scores(record: RunRecord, stages: int) -> tuple[tuple[str, ...], ...]:
-    """Rows (method, train, validation, test score) for one stage count from ``metrics.json``.
+def split_scores(record: RunRecord, stages: int) -> tuple[tuple[str | rp.Cell, ...], ...]:
+    """Rows (method, train, validation, test score, learned minus it on test ± s.e.) for one stage
+    count from ``metrics.json``.
 
     Layout written by :func:`rkml.train.train`: ``stages.<s>.<split>`` holds score cards
-    ``learned``, ``initialisation``, ``library.<name>`` and ``rk4``, each with a ``score``.
+    ``learned``, ``initialisation``, ``library.<name>`` and ``rk4``, each with a ``score``, and
+    ``gain_over.{initialisation, library.<name>}`` with the paired ``gain`` and ``stderr``.
     """
+    from .compare_summary import pm
+
     metrics = record.metrics
     stage = metrics.get("stages", {}).get(str(stages)) if isinstance(metrics, Mapping) else None
     if not isinstance(stage, Mapping):
@@ -304,13 +386,33 @@ def split_scores(record: RunRecord, stages: int) -> tuple[tuple[str, ...], ...]:
                 names.append(name)
     if "rk4" not in names:
         names.append("rk4")
-    rows = []
+    labels, values, gains = [], [], []
     for name in names:
-        values = [_score(stage.get(split), name) for split in splits]
-        if any(v is not None for v in values):
-            label = "rk4 (baseline)" if name == "rk4" and stages != 4 else name
-            rows.append((label, *(rp.fmt_number(v) for v in values)))
-    return tuple(rows)
+        row = [_score(stage.get(split), name) for split in splits]
+        if any(v is not None for v in row):
+            labels.append("rk4 (baseline)" if name == "rk4" and stages != 4 else name)
+            values.append(row)
+            gain = _gain(stage.get("test"), name)
+            gains.append(pm(gain, signed=True) if gain else "–")
+    if not labels:
+        return ()
+    columns = list(zip(*values, strict=True))
+    table = numeric_table(("method", *splits), labels, columns, ("high", "high", "high"))
+    return tuple((*row, g) for row, g in zip(table.rows, gains, strict=True))
+
+
+def _gain(split: Any, name: str) -> tuple[float, float] | None:
+    """``gain_over`` entry (learned minus ``name``) of a split, as ``(gain, stderr)``."""
+    if not isinstance(split, Mapping) or not isinstance(split.get("gain_over"), Mapping):
+        return None
+    over = split["gain_over"]
+    entry = over.get("initialisation") if name == "initialisation" else (over.get("library") or {}).get(name)
+    if not isinstance(entry, Mapping):
+        return None
+    gain, se = entry.get("gain"), entry.get("stderr")
+    if not (rp._is_real(gain) and rp._is_real(se)):
+        return None
+    return float(gain), float(se)
 
 
 def _score(split: Any, name: str) -> float | None:
@@ -342,8 +444,9 @@ def evaluation_sections(
         rp.Image(
             files["stability"],
             "stability regions",
-            "Headline tableaux of every run, RK4 for reference. Every s-stage method of order p = s <= 4 "
-            "has the same stability polynomial (the Taylor polynomial of exp), so their regions coincide.",
+            "Headline tableaux of every run (solid), RK4 for reference (dashed); each method keeps its "
+            "colour in every figure. Every s-stage method of order p = s <= 4 has the same stability "
+            "polynomial (the Taylor polynomial of exp), so their regions coincide.",
         ),
         rp.Heading("Cross-check on a dataset no run trained on"),
         rp.Paragraph(
@@ -355,32 +458,36 @@ def evaluation_sections(
             "per function evaluation, in units of 1/rho (higher is better)."
         ),
     ]
-    rows = []
-    for label, card, learned in zip(common.labels, common.evaluation.cards, common.learned, strict=False):
-        rows.append(
-            (
-                rp.Cell(label, bold=learned),
-                str(card.stages),
-                rp.fmt_number(card.overall.accuracy),
-                rp.fmt_number(card.overall.efficiency),
-                rp.fmt_number(card.overall.stability),
-                _interval(card.stability_interval_per_stage),
-                rp.fmt_number(card.score),
-            )
-        )
+    cards = common.evaluation.cards
+    score_se = [common.evaluation.paired_gain(i, -1).stderr for i in range(len(cards))]
+    columns = [
+        [c.stages for c in cards],
+        [c.overall.accuracy for c in cards],
+        [c.overall.efficiency for c in cards],
+        [c.overall.stability for c in cards],
+        [c.stability_interval_per_stage for c in cards],
+        [c.score for c in cards],
+    ]
+    labels = [
+        rp.Cell(label, bold=learned) for label, learned in zip(common.labels, common.learned, strict=True)
+    ]
     blocks.append(
-        rp.Table(
+        numeric_table(
             (
                 "method",
                 "s",
-                "accuracy",
-                "efficiency",
-                "stability",
+                "accuracy (log10 error)",
+                "efficiency (log10 error)",
+                "stability (1/rho)",
                 "real limit / s",
-                "score (default weights)",
+                "score ± s.e. (default weights, decades)",
             ),
-            tuple(rows),
-            caption="learned headline tableaux in bold",
+            labels,
+            columns,
+            (None, "low", "low", "high", "high", "high"),
+            stderr={5: score_se},
+            caption="learned headline tableaux in bold names; best per column in bold; ± is one s.e. of the "
+            "paired per-problem differences from RK4",
         )
     )
     blocks.append(_generalisation_table(records, library, common))
@@ -389,19 +496,32 @@ def evaluation_sections(
         rp.Image(
             files["work_precision"],
             "work-precision diagram",
-            "Geometric-mean error at t_end against right-hand-side evaluations, cross-check dataset.",
+            "Top: geometric-mean relative error at t_end against right-hand-side evaluations on the "
+            "cross-check dataset. Bottom: each method's error relative to RK4's at the same step count, "
+            "in decades (below 0: more accurate than RK4), which separates curves that coincide above; "
+            "the lower panel is zoomed on the learned tableaux, methods marked (off scale) in the legend "
+            "leave it.",
         ),
         rp.Heading("Trade-off"),
         rp.Image(
             files["tradeoff"],
             "accuracy, efficiency and stability trade-off",
-            "Gains over RK4 on the cross-check dataset; colour = efficiency gain.",
+            "Gains over RK4 on the cross-check dataset, in decades of error: accuracy against efficiency "
+            "(top) and against stability (bottom); learned headlines filled, library methods open. The "
+            "axes are zoomed on the learned tableaux: a method marked (off scale) in the legend is drawn "
+            "at the edge (its values are in the cross-check table).",
         ),
     ]
     blocks.append(rp.Heading("Training curves"))
     if "training" in files:
         blocks.append(
-            rp.Image(files["training"], "training curves", "Weighted score against update, per run.")
+            rp.Image(
+                files["training"],
+                "training curves",
+                "Weighted score against update, one panel per run, each on the axis of its own "
+                "objective (weights w = (accuracy, efficiency, stability)); a stage count has one "
+                "colour in every panel.",
+            )
         )
     else:
         blocks.append(rp.Paragraph("No run recorded a training history (history.json)."))
@@ -412,31 +532,48 @@ def _generalisation_table(
     records: Sequence[RunRecord], library: Sequence[rkcore.Tableau], common: CommonEvaluation
 ) -> rp.Table:
     """Each run's headline under its own weights on the cross-check data, against the best
-    library method with the same stage count under the same weights."""
-    arrays, baseline = common.arrays()
+    library method with the same stage count under the same weights, with paired s.e."""
+    from .compare_summary import pm
+
     rows = []
     n = len(records)
     for i, r in enumerate(records):
-        score = weighted_score(arrays, baseline, r.profile.weights())
+        ev = common.by_weights.get(r.profile.weights())
+        if ev is None:  # pragma: no cover - evaluate_all scores every run's weights
+            continue
+        score = [c.score for c in ev.cards]
+        own = pm(ev.paired_gain(i, -1))
         same = [n + j for j, t in enumerate(library) if t.stages == r.tableau.stages]
         if same:
             best = max(same, key=lambda j: score[j])
-            best_name, best_score = common.labels[best], float(score[best])
-            verdict = "yes" if score[i] > best_score else "no"
+            d = ev.paired_gain(i, best)
+            best_name, best_text, diff = common.labels[best], pm(ev.paired_gain(best, -1)), pm(d)
+            verdict = "yes" if d.exceeds(1.0) else ("no" if d.gain < -d.stderr else "within one s.e.")
         else:
-            best_name, best_score, verdict = "–", float("nan"), "–"
+            best_name, best_text, diff, verdict = "–", "–", "–", "–"
         rows.append(
             (
                 r.label,
                 str(r.tableau.stages),
-                rp.fmt_number(float(score[i])),
+                own,
                 best_name,
-                rp.fmt_number(best_score),
+                best_text,
+                diff,
                 rp.Cell(verdict, verdict == "no"),
             )
         )
     return rp.Table(
-        ("run", "s", "score (run's weights)", "best same-s library method", "its score", "learned better?"),
+        (
+            "run",
+            "s",
+            "score ± s.e.",
+            "best same-s library method",
+            "its score ± s.e.",
+            "headline − it",
+            "learned better?",
+        ),
         tuple(rows),
-        caption="does the headline tableau generalise? (weighted score vs RK4 under each run's own weights)",
+        caption="does the headline tableau generalise? (weighted score vs RK4 in decades under each run's "
+        "own weights; ± is one s.e. of the paired per-problem differences; better = ahead by more than "
+        "one s.e.)",
     )

@@ -1,10 +1,15 @@
 """Figures of the comparison report (matplotlib on the Agg canvas, PNGs written atomically).
 
-Stability regions come from :func:`rkcore.plot_stability_regions`; this module draws the
-three figures that only a comparison needs: the work--precision diagram, the
-accuracy / efficiency / stability trade-off, and the training curves of several runs side
-by side.  Learned tableaux are drawn solid with star markers, library methods dashed with
-circles, so the two kinds can be told apart in every figure.
+This module draws the four figures of a comparison: the stability regions, the work--precision
+diagram, the accuracy / efficiency / stability trade-off and the training curves of several
+runs side by side.  They are made for print: one colour and marker per method, fixed for the
+whole report (:func:`method_styles`, built once and passed to every figure; learned tableaux
+solid with saturated colours, library methods dashed with muted ones), one colour per stage
+count in every panel (:func:`stage_colors`), legends outside the data, units on every axis,
+fonts of at least :data:`FONT_PT` points at the width the figure is made for
+(:data:`COLUMN_WIDTH` for one-panel figures, :data:`TEXT_WIDTH` for the grid), and every
+figure written as a :data:`PNG_DPI` PNG and as SVG.  ``draw_*`` build a figure, ``plot_*``
+draw and save it.
 """
 
 from __future__ import annotations
@@ -56,8 +61,22 @@ class Point(NamedTuple):
     learned: bool
 
 
-#: Library methods: muted, dashed, distinct from the saturated colours of the learned tableaux.
-_LIBRARY_COLORS = ("0.35", "#8c6d31", "#7b4173", "#637939", "#843c39", "#5254a3", "0.6", "#bd9e39")
+#: Library methods: muted colours, distinct from the saturated ``tab10`` of the learned tableaux.
+_LIBRARY_COLORS = (
+    "#393b79", "#8c6d31", "#7b4173", "#637939", "#843c39", "#5254a3", "#636363", "#bd9e39",
+    "#ad494a", "#6b6ecf", "#8ca252", "#a55194", "#e7969c", "#3182bd", "#e6550d", "#31a354",
+    "#756bb1", "#969696", "#9c9ede", "#cedb9c",
+)  # fmt: skip
+#: Resolution of every PNG (print needs at least 200 dpi).
+PNG_DPI = 200
+#: Smallest font (points) of any text in a figure, at the width the figure is drawn for.
+FONT_PT = 8.0
+#: One journal column (inches): the width of the one-panel figures.
+COLUMN_WIDTH = 3.5
+#: Two columns (inches): the width of the multi-panel training-curve grid.
+TEXT_WIDTH = 7.0
+#: Markers: learned tableaux take the first seven, library methods the rest.
+_MARKERS = ("*", "P", "X", "D", "^", "v", "s", "o", "p", "h", "<", ">", "d", "8")
 
 
 def _figure(width: float, height: float):
@@ -69,31 +88,46 @@ def _figure(width: float, height: float):
     return fig
 
 
+def _rc():
+    import matplotlib
+
+    return matplotlib.rc_context(
+        {
+            "font.size": FONT_PT,
+            "axes.titlesize": FONT_PT + 1,
+            "axes.labelsize": FONT_PT,
+            "xtick.labelsize": FONT_PT,
+            "ytick.labelsize": FONT_PT,
+            "legend.fontsize": FONT_PT,
+            "figure.titlesize": FONT_PT + 2,
+            "svg.fonttype": "none",
+        }
+    )
+
+
 def _save(fig, path: str | os.PathLike) -> Path:
     """Write the PNG at :data:`PNG_DPI` and, for print, the same figure as SVG beside it."""
     path = Path(path)
-    for fmt, target in (("svg", path.with_suffix(".svg")), ("png", path)):
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, dpi=PNG_DPI, bbox_inches="tight")
-        atomic_write_bytes(target, buffer.getvalue())
+    with _rc():
+        for fmt, target in (("svg", path.with_suffix(".svg")), ("png", path)):
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=fmt, dpi=PNG_DPI, bbox_inches="tight")
+            atomic_write_bytes(target, buffer.getvalue())
     return path
 
 
-#: Resolution of every PNG (print needs at least 200 dpi).
-PNG_DPI = 200
-#: Markers cycled per method, so methods differ in shape as well as colour (and in greyscale).
-_MARKERS = ("*", "P", "X", "D", "^", "v", "s", "p", "h", "<", ">", "o", "d", "8")
-
-
 def method_styles(labels: Sequence[str], learned: Sequence[bool]) -> dict[str, dict]:
-    """One colour and marker per method, fixed for every figure of a report.
+    """One colour, marker and line style per method, fixed for every figure of a report.
 
-    Learned headlines take the saturated ``tab10`` colours and the first markers; library
-    methods the muted :data:`_LIBRARY_COLORS`, dashed, with the remaining markers.
+    Learned headlines take the saturated ``tab10`` colours and the first seven markers, solid;
+    library methods the muted :data:`_LIBRARY_COLORS` and the remaining markers, dashed.  No two
+    methods share both colour and marker.
     """
     out: dict[str, dict] = {}
     n_l = n_b = 0
     for label, is_learned in zip(labels, learned, strict=True):
+        if label in out:
+            continue
         if is_learned:
             out[label] = {"color": f"C{n_l % 10}", "marker": _MARKERS[n_l % 7], "ls": "-"}
             n_l += 1
@@ -104,156 +138,293 @@ def method_styles(labels: Sequence[str], learned: Sequence[bool]) -> dict[str, d
     return out
 
 
-def plot_work_precision(curves: Sequence[Curve], path: str | os.PathLike, *, title: str) -> Path:
-    """Error against function evaluations, log--log, one line per method."""
-    fig = _figure(7.5, 5.0)
-    ax = fig.add_subplot(1, 1, 1)
-    styles = method_styles([c.label for c in curves], [c.learned for c in curves])
-    for curve in curves:
-        size, width, z = (8, 1.8, 3) if curve.learned else (5, 1.0, 2)
-        style = {**styles[curve.label], "ms": size, "lw": width, "zorder": z, "mfc": "none"}
-        ax.loglog(curve.nfev, curve.error, label=curve.label, **style)
-    ax.set_xlabel("right-hand-side evaluations per problem")
-    ax.set_ylabel("geometric-mean relative error at t_end")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def plot_tradeoff(points: Sequence[Point], path: str | os.PathLike, *, title: str) -> Path:
-    """Accuracy gain (x) against stability (y), colour = efficiency gain; every method labelled."""
+def stage_colors(stage_counts: Sequence[int]) -> dict[int, str]:
+    """One colour per stage count (``Dark2``), the same in every panel of the training curves."""
     from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
+
+    cmap = colormaps["Dark2"]
+    return {s: cmap(k % 8) for k, s in enumerate(sorted(set(stage_counts)))}
+
+
+def _legend_below(fig, handles, labels, ncol: int = 2) -> None:
+    """A legend under the axes, outside the data."""
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=ncol,
+        frameon=False,
+        handlelength=2.2,
+        columnspacing=1.0,
+    )
+
+
+def _styles_for(labels: Sequence[str], learned: Sequence[bool], styles: Mapping[str, dict] | None):
+    return dict(styles) if styles is not None else method_styles(labels, learned)
+
+
+# ----------------------------------------------------------------- stability regions
+
+
+def draw_stability_regions(
+    tableaux: Sequence, labels: Sequence[str], styles: Mapping[str, dict], *, title: str = ""
+):
+    """The regions ``|R(z)| <= 1`` of ``tableaux``, each in its method's colour and line style."""
     from matplotlib.lines import Line2D
 
-    fig = _figure(7.5, 5.2)
-    ax = fig.add_subplot(1, 1, 1)
-    eff = np.array([p.efficiency_gain for p in points], dtype=float)
-    finite = eff[np.isfinite(eff)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
-    norm = Normalize(lo, hi)
-    cmap = colormaps["viridis"]
-    stab = np.array([p.stability if math.isfinite(p.stability) else 0.0 for p in points])
-    acc = np.array([p.accuracy_gain for p in points], dtype=float)
-    for i, p in enumerate(points):
-        color = cmap(norm(p.efficiency_gain)) if math.isfinite(p.efficiency_gain) else "0.5"
-        marker, size, edge = ("*", 260, "black") if p.learned else ("o", 70, "0.3")
-        ax.scatter(
-            [acc[i]],
-            [stab[i]],
-            s=size,
-            c=[color],
-            marker=marker,
-            edgecolors=edge,
-            linewidths=0.8,
-            zorder=3 if p.learned else 2,
-        )
-    # Methods that (nearly) coincide share one label instead of printing over each other.
-    for members in _clusters(acc, stab):
-        names = [points[i].label for i in members if points[i].learned]
-        names += [points[i].label for i in members if not points[i].learned]
-        anchor = members[0]
-        right = acc.size > 1 and acc[anchor] > 0.5 * (acc.min() + acc.max())
-        ax.annotate(
-            "\n".join(names),
-            (acc[anchor], stab[anchor]),
-            xytext=(-10 if right else 10, 6),
-            textcoords="offset points",
-            fontsize=7,
-            va="bottom",
-            ha="right" if right else "left",
-            zorder=5,
-            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0},
-        )
-    bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax)
-    bar.set_label("efficiency gain over RK4 (decades at equal work)")
-    ax.axvline(0.0, color="0.5", lw=0.7, ls=":")
-    ax.set_xlabel("accuracy gain over RK4 (decades of error, higher is better)")
-    ax.set_ylabel("stability: stable step per evaluation (1/rho, geometric mean)")
-    pad = 0.05 + 0.05 * (float(stab.max() - stab.min()) if stab.size else 0.0)
-    ax.set_ylim(float(stab.min()) - pad, float(stab.max()) + pad)
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(
-        handles=[
-            Line2D(
-                [], [], marker="*", ls="", ms=12, mec="black", mfc="white", label="learned (run headline)"
-            ),
-            Line2D([], [], marker="o", ls="", ms=7, mec="0.3", mfc="white", label="library method"),
-        ],
-        fontsize=8,
-        loc="best",
-    )
-    fig.tight_layout()
-    return _save(fig, path)
+    from rkcore.plotting import _auto_extent
+    from rkcore.stability import stability_function
+
+    x0, x1, y0, y1 = _auto_extent(tableaux)
+    with _rc():
+        fig = _figure(COLUMN_WIDTH, COLUMN_WIDTH * float(np.clip((y1 - y0) / (x1 - x0), 0.6, 1.4)) + 0.3)
+        ax = fig.add_subplot(1, 1, 1)
+        re = np.linspace(x0, x1, 500)
+        im = np.linspace(y0, y1, max(50, int(500 * (y1 - y0) / (x1 - x0))))
+        z = re[None, :] + 1j * im[:, None]
+        handles = []
+        groups = _same_polynomial(tableaux)
+        for k, (t, label) in enumerate(zip(tableaux, labels, strict=True)):
+            st = styles[label]
+            with np.errstate(all="ignore"):
+                mag = np.abs(stability_function(t, z))
+            mag = np.where(np.isfinite(mag), mag, 1e300)
+            group = groups[k]
+            if group[0] == k:  # one fill per distinct region
+                ax.contourf(re, im, mag, levels=[0.0, 1.0], colors=[st["color"]], alpha=0.08)
+            if len(group) > 1:  # coinciding boundaries: each method's colour in turn along the curve
+                n, dash = len(group), 3.0
+                ls = (group.index(k) * dash, (dash, dash * (n - 1)))
+            else:
+                ls = st["ls"]
+            ax.contour(re, im, mag, levels=[1.0], colors=[st["color"]], linewidths=1.2, linestyles=[ls])
+            same = [labels[i] for i in group if i != k]
+            text = label + (f" (+{len(same)} identical)" if same and k == group[0] else "")
+            handles.append(Line2D([], [], color=st["color"], ls=st["ls"], lw=1.2, label=text))
+        ax.axhline(0.0, color="0.4", lw=0.5)
+        ax.axvline(0.0, color="0.4", lw=0.5)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.set_xlabel("Re(z), z = hλ")
+        ax.set_ylabel("Im(z)")
+        if title:
+            ax.set_title(title)
+        ax.grid(True, lw=0.4, alpha=0.5)
+        fig.tight_layout()
+        _legend_below(fig, handles, [h.get_label() for h in handles], ncol=1)
+    return fig
 
 
-def _clusters(x: np.ndarray, y: np.ndarray, frac: float = 0.03) -> list[list[int]]:
-    """Group points closer than ``frac`` of the axis spans (greedy, in input order)."""
-    span_x = max(float(np.ptp(x)) if x.size else 0.0, 1e-12)
-    span_y = max(float(np.ptp(y)) if y.size else 0.0, 1e-12)
-    groups: list[list[int]] = []
-    for i in range(x.size):
-        for g in groups:
-            j = g[0]
-            if abs(x[i] - x[j]) <= frac * span_x and abs(y[i] - y[j]) <= frac * span_y:
-                g.append(i)
-                break
+def _same_polynomial(tableaux: Sequence, tol: float = 1e-9) -> list[list[int]]:
+    """For each tableau, the indices of the tableaux with the same stability function (itself
+    included, in order): sampled at a few points of the complex plane."""
+    from rkcore.stability import stability_function
+
+    probe = np.array([-2.0 + 0.5j, -0.7 + 2.1j, -3.1 - 1.3j, 0.4 + 0.9j, -1.5 - 2.7j])
+    values = [stability_function(t, probe) for t in tableaux]
+    out = []
+    for v in values:
+        out.append([j for j, w in enumerate(values) if np.allclose(v, w, rtol=tol, atol=tol)])
+    return out
+
+
+def plot_stability_regions(tableaux, labels, styles, path: str | os.PathLike, *, title: str = "") -> Path:
+    """:func:`draw_stability_regions`, saved as PNG and SVG."""
+    return _save(draw_stability_regions(tableaux, labels, styles, title=title), path)
+
+
+# ----------------------------------------------------------------- work-precision
+
+
+def draw_work_precision(curves: Sequence[Curve], *, title: str, styles: Mapping[str, dict] | None = None):
+    """Error against function evaluations (log--log), and below it each method's error relative
+    to RK4's at the same step count, in decades, which separates curves that coincide above."""
+    styles = _styles_for([c.label for c in curves], [c.learned for c in curves], styles)
+    ref = next((c for c in curves if c.label == "rk4"), None)
+    with _rc():
+        fig = _figure(COLUMN_WIDTH, 4.6 if ref is not None else 3.0)
+        if ref is not None:
+            ax, rel = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 2)})
         else:
-            groups.append([i])
-    return groups
+            ax, rel = fig.add_subplot(1, 1, 1), None
+        handles = []
+        for curve in curves:
+            size, width, z = (5, 1.3, 3) if curve.learned else (4, 0.9, 2)
+            style = {**styles[curve.label], "ms": size, "lw": width, "zorder": z, "mfc": "none", "mew": 0.9}
+            handles.append(ax.loglog(curve.nfev, curve.error, label=curve.label, **style)[0])
+            if rel is not None and len(curve.error) == len(ref.error):
+                with np.errstate(all="ignore"):
+                    rel.semilogx(curve.nfev, np.log10(curve.error / ref.error), **style)
+        ax.set_ylabel("relative error at t_end\n(geometric mean)")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        if rel is not None:
+            for handle in handles:
+                if handle.get_label() in _zoom_on_learned(rel, curves, ref):
+                    handle.set_label(f"{handle.get_label()} (off scale)")
+            rel.axhline(0.0, color="0.3", lw=0.6)
+            rel.set_ylabel("log10(error / RK4 error)\n(decades, lower is better)")
+            rel.grid(True, which="both", alpha=0.3)
+        (rel or ax).set_xlabel("right-hand-side evaluations per problem")
+        fig.tight_layout()
+        _legend_below(fig, handles, [h.get_label() for h in handles])
+    return fig
 
 
-def plot_training_grid(
-    runs: Sequence[tuple[str, Mapping[int, Mapping[str, Sequence[float]]]]],
-    path: str | os.PathLike,
+def _zoom_on_learned(ax, curves: Sequence[Curve], ref: Curve) -> list[str]:
+    """Limit the relative-error panel to the learned curves and RK4 (padded); returns the methods
+    left (partly) outside, which the legend marks "off scale"."""
+    with np.errstate(all="ignore"):
+        rel = {c.label: np.log10(c.error / ref.error) for c in curves if len(c.error) == len(ref.error)}
+    keep = [v[np.isfinite(v)] for c in curves if c.learned and (v := rel.get(c.label)) is not None]
+    keep.append(np.zeros(1))
+    lo, hi = float(min(v.min() for v in keep if v.size)), float(max(v.max() for v in keep if v.size))
+    pad = max(0.25 * (hi - lo), 0.05)
+    lo, hi = lo - pad, hi + pad
+    off = [c.label for c in curves if c.label in rel and np.any((rel[c.label] < lo) | (rel[c.label] > hi))]
+    if off:
+        ax.set_ylim(lo, hi)
+    return off
+
+
+def plot_work_precision(
+    curves: Sequence[Curve], path: str | os.PathLike, *, title: str, styles: Mapping[str, dict] | None = None
+) -> Path:
+    """:func:`draw_work_precision`, saved as PNG and SVG."""
+    return _save(draw_work_precision(curves, title=title, styles=styles), path)
+
+
+# ----------------------------------------------------------------- trade-off
+
+
+def draw_tradeoff(points: Sequence[Point], *, title: str, styles: Mapping[str, dict] | None = None):
+    """Accuracy gain against efficiency gain (top) and against stability (bottom), each method in
+    its own colour and marker, named in the legend below (no labels on the data to pile up)."""
+    styles = _styles_for([p.label for p in points], [p.learned for p in points], styles)
+    with _rc():
+        fig = _figure(COLUMN_WIDTH, 4.8)
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        acc = np.array([p.accuracy_gain for p in points], dtype=float)
+        eff = np.array([p.efficiency_gain for p in points], dtype=float)
+        stab = np.array([p.stability if math.isfinite(p.stability) else 0.0 for p in points])
+        learned = np.array([p.learned for p in points])
+        xlim, ylim_top, ylim_bottom = (_focus(v, learned) for v in (acc, eff, stab))
+        handles = []
+        for i, p in enumerate(points):
+            st = styles[p.label]
+            size, z = (7, 3) if p.learned else (5, 2)
+            kw = {"color": st["color"], "marker": st["marker"], "ls": "", "ms": size, "zorder": z,
+                  "mfc": st["color"] if p.learned else "none", "mec": st["color"], "mew": 1.0, "alpha": 0.9,
+                  "clip_on": False}  # fmt: skip
+            x = float(np.clip(acc[i], *xlim))
+            y_top, y_bottom = float(np.clip(eff[i], *ylim_top)), float(np.clip(stab[i], *ylim_bottom))
+            outside = (x, y_top, y_bottom) != (acc[i], eff[i], stab[i])
+            label = f"{p.label} (off scale)" if outside else p.label
+            handles.append(top.plot([x], [y_top], label=label, **kw)[0])
+            bottom.plot([x], [y_bottom], **kw)
+        top.set_xlim(*xlim)
+        top.set_ylim(*ylim_top)
+        bottom.set_ylim(*ylim_bottom)
+        for ax in (top, bottom):
+            ax.axvline(0.0, color="0.5", lw=0.6, ls=":")
+            ax.grid(True, alpha=0.3)
+        top.axhline(0.0, color="0.5", lw=0.6, ls=":")
+        top.set_ylabel("efficiency gain over RK4\n(decades at equal work)")
+        bottom.set_ylabel("stability: stable step per\nevaluation (1/rho)")
+        bottom.set_xlabel("accuracy gain over RK4 (decades of error, higher is better)")
+        top.set_title(title)
+        fig.tight_layout()
+        _legend_below(fig, handles, [h.get_label() for h in handles])
+    return fig
+
+
+def _focus(values: np.ndarray, learned: np.ndarray) -> tuple[float, float]:
+    """Axis limits around the learned methods and RK4's 0 (for gains), padded: a library method far
+    outside would otherwise squeeze every learned point into one spot."""
+    finite = np.isfinite(values)
+    core = values[learned & finite]
+    if not core.size:
+        core = values[finite] if finite.any() else np.zeros(1)
+    lo, hi = float(core.min()), float(core.max())
+    everything = values[finite]
+    span = max(hi - lo, 0.05 * max(float(np.ptp(everything)) if everything.size else 0.0, 1e-3), 0.02)
+    lo, hi = lo - span, hi + span
+    if everything.size and everything.min() >= lo - span and everything.max() <= hi + span:
+        lo, hi = min(lo, float(everything.min())), max(hi, float(everything.max()))  # all fit: show all
+    pad = 0.06 * (hi - lo)
+    return lo - pad, hi + pad
+
+
+def plot_tradeoff(
+    points: Sequence[Point], path: str | os.PathLike, *, title: str, styles: Mapping[str, dict] | None = None
+) -> Path:
+    """:func:`draw_tradeoff`, saved as PNG and SVG."""
+    return _save(draw_tradeoff(points, title=title, styles=styles), path)
+
+
+# ----------------------------------------------------------------- training curves
+
+
+def draw_training_grid(
+    runs: Sequence[tuple[str, Mapping[int, Mapping[str, Sequence[float]]]] | tuple[str, Mapping, str]],
     *,
     title: str,
-) -> Path:
-    """Training curves of several runs side by side, one panel per run, shared y axis.
+    colors: Mapping[int, str] | None = None,
+):
+    """Training curves of several runs side by side, one panel per run.
 
     Parameters
     ----------
-    runs : sequence of (label, curves)
+    runs : sequence of (label, curves) or (label, curves, objective)
         ``curves`` maps a stage count to ``"step"``, ``"train"`` and optionally
-        ``"val_step"`` / ``"validation"`` sequences (the layout :mod:`rkml.plots` draws).
+        ``"val_step"`` / ``"validation"`` sequences (the layout :mod:`rkml.plots` draws);
+        ``objective`` names the run's weights, shown on its own y-axis (runs with different
+        objectives get different axes).
+    colors : mapping of stage count to colour, optional
+        Default :func:`stage_colors` of every stage count shown: the same in every panel.
     """
+    from matplotlib.lines import Line2D
+
     n = max(len(runs), 1)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig = _figure(4.2 * cols, 3.3 * rows + 0.4)
-    # runs have different objectives: one y-axis each, and one colour per stage count everywhere
-    axes = fig.subplots(rows, cols, sharey=False, squeeze=False)
-    for k, (label, curves) in enumerate(runs):
-        ax = axes[k // cols][k % cols]
-        for s in sorted(curves):
-            data = curves[s]
-            line = ax.plot(
-                data["step"], data["train"], lw=0.8, alpha=0.5, color=f"C{s % 10}", label=f"s={s} train"
-            )[0]
-            if data.get("validation"):
-                ax.plot(
-                    data["val_step"],
-                    data["validation"],
-                    marker="o",
-                    ms=3,
-                    lw=1.5,
-                    color=line.get_color(),
-                    label=f"s={s} validation",
-                )
-        ax.axhline(0.0, color="k", lw=0.7, ls="--")
-        ax.set_title(label, fontsize=9)
-        ax.set_xlabel("update (epoch)")
-        ax.set_ylabel("weighted score vs RK4 (decades)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.22), ncol=2, frameon=False)
-    for k in range(len(runs), rows * cols):
-        axes[k // cols][k % cols].set_visible(False)
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return _save(fig, path)
+    stage_counts = sorted({s for run in runs for s in run[1]})
+    colors = dict(colors) if colors is not None else stage_colors(stage_counts)
+    with _rc():
+        fig = _figure(TEXT_WIDTH, 2.5 * rows + 0.5)
+        axes = fig.subplots(rows, cols, sharey=False, squeeze=False)
+        for k, run in enumerate(runs):
+            label, curves = run[0], run[1]
+            objective = run[2] if len(run) > 2 else ""
+            ax = axes[k // cols][k % cols]
+            for s in sorted(curves):
+                data = curves[s]
+                ax.plot(data["step"], data["train"], lw=0.8, alpha=0.5, color=colors[s])
+                if data.get("validation"):
+                    ax.plot(data["val_step"], data["validation"], marker="o", ms=2.5, lw=1.4, color=colors[s])
+            ax.axhline(0.0, color="k", lw=0.6, ls="--")
+            ax.set_title(label)
+            ax.set_xlabel("update (epoch)")
+            ax.set_ylabel("score vs RK4 (decades)" + (f"\n{objective}" if objective else ""))
+            ax.grid(alpha=0.3)
+        for k in range(len(runs), rows * cols):
+            axes[k // cols][k % cols].set_visible(False)
+        fig.suptitle(title)
+        fig.tight_layout()
+        handles = [Line2D([], [], color=colors[s], lw=1.4, label=f"s = {s}") for s in stage_counts]
+        handles += [
+            Line2D([], [], color="0.3", lw=0.8, alpha=0.5, label="train (minibatch)"),
+            Line2D([], [], color="0.3", lw=1.4, marker="o", ms=2.5, label="validation"),
+            Line2D([], [], color="k", lw=0.6, ls="--", label="RK4 (0)"),
+        ]
+        _legend_below(fig, handles, [h.get_label() for h in handles], ncol=min(len(handles), 6))
+    return fig
+
+
+def plot_training_grid(
+    runs, path: str | os.PathLike, *, title: str, colors: Mapping[int, str] | None = None
+) -> Path:
+    """:func:`draw_training_grid`, saved as PNG and SVG."""
+    return _save(draw_training_grid(runs, title=title, colors=colors), path)

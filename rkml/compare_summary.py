@@ -72,15 +72,17 @@ def _number(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
 
-def pm(gain: PairedGain | tuple[float, float], digits: int = 2) -> str:
-    """``value ± s.e.`` with the s.e. to two significant digits and the value to the same decimals."""
+def pm(gain: PairedGain | tuple[float, float], digits: int = 2, *, signed: bool = True) -> str:
+    """``value ± s.e.`` with the s.e. to ``digits`` significant digits and the value to the same
+    decimals (signed: ``+`` on positive values)."""
     value, se = float(gain[0]), float(gain[1])
     if not np.isfinite(value):
         return "–"
+    sign = "+" if signed else ""
     if not np.isfinite(se) or se <= 0:
-        return f"{value:+.{digits + 1}f} ± 0"
+        return f"{value:{sign}.{digits + 1}f} ± 0"
     decimals = max(0, digits - 1 - int(np.floor(np.log10(se))))
-    return f"{value:+.{decimals}f} ± {se:.{decimals}f}"
+    return f"{value:{sign}.{decimals}f} ± {se:.{decimals}f}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -71,6 +71,56 @@ class Preformatted:
 
 
 @dataclasses.dataclass(frozen=True)
+class Butcher:
+    """A Butcher tableau, decimal-aligned in every output (HTML, Markdown, LaTeX ``r@{.}l``).
+
+    ``A`` holds ``None`` for the blank entries (on and above the diagonal of an explicit method);
+    ``b_hat`` is the embedded weight row, when there is one.  Every entry is written with
+    ``decimals`` digits after the point, trailing zeros dropped.
+    """
+
+    c: tuple[float, ...]
+    A: tuple[tuple[float | None, ...], ...]
+    b: tuple[float, ...]
+    b_hat: tuple[float, ...] | None = None
+    caption: str = ""
+    decimals: int = 10
+
+    @classmethod
+    def of(cls, tableau, caption: str = "", decimals: int = 10) -> Butcher:
+        """The block of an :class:`rkcore.Tableau`."""
+        s = tableau.stages
+        explicit = tableau.is_explicit
+        A = tuple(
+            tuple(None if explicit and j >= i else float(tableau.A[i, j]) for j in range(s)) for i in range(s)
+        )
+        b_hat = None if tableau.b_hat is None else tuple(float(x) for x in tableau.b_hat)
+        c, b = tuple(float(x) for x in tableau.c), tuple(float(x) for x in tableau.b)
+        return cls(c, A, b, b_hat, caption, decimals)
+
+    def grid(self) -> list[tuple[tuple[str, str], list[tuple[str, str]]]]:
+        """Rows ``(c entry, [entries])`` as ``(integer part, fraction part)`` pairs; the weight rows
+        have an empty ``c`` entry."""
+        split = lambda x: split_decimal(x, self.decimals)  # noqa: E731
+        rows = [(split(ci), [split(a) for a in row]) for ci, row in zip(self.c, self.A, strict=True)]
+        rows.append((("", ""), [split(x) for x in self.b]))
+        if self.b_hat is not None:
+            rows.append((("", ""), [split(x) for x in self.b_hat]))
+        return rows
+
+
+def split_decimal(x: float | None, decimals: int = 10) -> tuple[str, str]:
+    """``x`` as ``(integer part, ".fraction")`` for decimal alignment (``("", "")`` for a blank)."""
+    if x is None:
+        return "", ""
+    if x == 0.0:
+        return "0", ""
+    text = f"{x:.{decimals}f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return whole, f".{frac}" if frac else ""
+
+
+@dataclasses.dataclass(frozen=True)
 class Alert:
     """A boxed list of messages; ``kind`` is ``"error"``, ``"warning"`` or ``"beaten"`` (a
     library method scores above a learned headline: shown in red, not a guard error)."""
@@ -82,7 +132,7 @@ class Alert:
 
 _LABELS = {"error": "ERROR", "warning": "WARNING", "beaten": "BEATEN"}
 
-Block = Heading | Paragraph | Table | Image | Preformatted | Alert
+Block = Heading | Paragraph | Table | Image | Preformatted | Alert | Butcher
 
 
 # ---------------------------------------------------------------- helpers used by compare
@@ -104,6 +154,44 @@ def fmt_number(x: float | int | None, digits: int = 4) -> str:
     if 1e-3 <= abs(x) < 1e5:
         return f"{x:.{digits}g}"
     return f"{x:.{max(digits - 1, 1)}e}"
+
+
+def fmt_column(values: Sequence[float | int | None], digits: int = 4) -> list[str]:
+    """One column of numbers with one format: the same decimals for all (``digits`` significant
+    digits for the largest magnitude), or scientific notation for all when any is below 1e-3 or
+    above 1e5.  ``None``/NaN is an en dash, infinities are spelled out, integers stay integers."""
+    finite = [abs(float(v)) for v in values if _is_real(v) and np.isfinite(float(v)) and float(v) != 0.0]
+    if all(v is None or isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        return [fmt_number(v) for v in values]
+    scientific = bool(finite) and (min(finite) < 1e-3 or max(finite) >= 1e5)
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(max(finite))))) if finite else digits - 1
+    out = []
+    for v in values:
+        if not _is_real(v) or not np.isfinite(float(v)):
+            out.append(fmt_number(v))
+        elif scientific:
+            out.append(f"{float(v):.{digits - 1}e}")
+        else:
+            out.append(f"{float(v):.{decimals}f}")
+    return out
+
+
+def _is_real(v: object) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def best_indices(values: Sequence[float | None], higher: bool = True, rel: float = 1e-9) -> set[int]:
+    """Indices of the best finite value (``higher`` or lower is better), ties included; empty when
+    there are fewer than two values or all of them are equal (nothing to single out)."""
+    finite = {i: float(v) for i, v in enumerate(values) if _is_real(v) and np.isfinite(float(v))}
+    if len(finite) < 2:
+        return set()
+    best = (max if higher else min)(finite.values())
+    worst = (min if higher else max)(finite.values())
+    tol = rel * max(abs(best), abs(worst), 1e-300)
+    if abs(best - worst) <= tol:
+        return set()
+    return {i for i, v in finite.items() if abs(v - best) <= tol}
 
 
 # ---------------------------------------------------------------- Markdown
@@ -142,6 +230,9 @@ def render_markdown(blocks: Sequence[Block]) -> str:
             out.append(text + (f"\n\n*{block.caption}*" if block.caption else ""))
         elif isinstance(block, Preformatted):
             out.append("```text\n" + block.text + "\n```")
+        elif isinstance(block, Butcher):
+            caption = f"*{block.caption}*\n\n" if block.caption else ""
+            out.append(caption + "```text\n" + butcher_text(block) + "\n```")
         elif isinstance(block, Alert):
             label = _LABELS.get(block.kind, "WARNING")
             lines = [f"> **{label}: {block.title}**", ">"]
@@ -150,6 +241,30 @@ def render_markdown(blocks: Sequence[Block]) -> str:
         else:  # pragma: no cover - the Block union is closed
             raise TypeError(f"unknown report block {type(block).__name__}")
     return "\n\n".join(out) + "\n"
+
+
+def _widths(block: Butcher) -> tuple[tuple[int, int], list[tuple[int, int]]]:
+    """Widest integer and fraction part of the ``c`` column and of each ``A``/``b`` column."""
+    grid = block.grid()
+    c = (max(len(r[0][0]) for r in grid), max(len(r[0][1]) for r in grid))
+    n = len(block.b)
+    cols = [(max(len(r[1][j][0]) for r in grid), max(len(r[1][j][1]) for r in grid)) for j in range(n)]
+    return c, cols
+
+
+def butcher_text(block: Butcher) -> str:
+    """Plain-text Butcher layout with every column aligned at the decimal point."""
+    (ci, cf), cols = _widths(block)
+    grid = block.grid()
+    lines = []
+    for k, (c, row) in enumerate(grid):
+        left = c[0].rjust(ci) + c[1].ljust(cf)
+        body = "  ".join(w.rjust(wi) + f.ljust(wf) for (w, f), (wi, wf) in zip(row, cols, strict=True))
+        lines.append(f"{left} | {body}".rstrip())
+        if k == len(block.c) - 1:
+            width = sum(wi + wf for wi, wf in cols) + 2 * (len(cols) - 1) + 1
+            lines.append("-" * (ci + cf + 1) + "+" + "-" * width)
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- HTML
@@ -166,6 +281,13 @@ img { max-width: 100%; border: 1px solid #ddd; }
 .alert.warning { border-color: #ef6c00; background: #fff4e5; }
 .alert.beaten { border-color: #c62828; background: #fdecea; color: #b71c1c; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.diff.num { text-align: right; }
+table.butcher td { border: none; padding: 0.1em 0 0.1em 0.9em; font-family: ui-monospace, monospace;
+  font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.butcher td.i { text-align: right; padding-left: 0.9em; }
+table.butcher td.f { text-align: left; padding-left: 0; }
+table.butcher td.sep { border-right: 1px solid #333; padding-right: 0.5em; }
+table.butcher tr.rule td { border-top: 1px solid #333; }
 figcaption, caption { font-style: italic; color: #555; }
 """
 
@@ -180,7 +302,8 @@ def _html_cell(cell: str | Cell) -> str:
     if isinstance(cell, Cell):
         text = html.escape(cell.text)
         if cell.marked and cell.text:
-            return f'<td class="diff">{text} {DIFF_MARK}</td>'
+            cls = "diff num" if num else "diff"
+            return f'<td class="{cls}">{text} {DIFF_MARK}</td>'
         return f"<td{num}><strong>{text}</strong></td>" if cell.bold else f"<td{num}>{text}</td>"
     return f"<td{num}>{html.escape(cell)}</td>"
 
@@ -222,6 +345,8 @@ def render_html(blocks: Sequence[Block], base_dir: str | Path, title: str) -> st
             )
         elif isinstance(block, Preformatted):
             body.append(f"<pre>{html.escape(block.text)}</pre>")
+        elif isinstance(block, Butcher):
+            body.append(_butcher_html(block))
         elif isinstance(block, Alert):
             label = _LABELS.get(block.kind, "WARNING")
             items = "".join(f"<li>{html.escape(line)}</li>" for line in block.lines)
@@ -237,6 +362,55 @@ def render_html(blocks: Sequence[Block], base_dir: str | Path, title: str) -> st
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
+
+
+def _butcher_html(block: Butcher) -> str:
+    """Butcher tableau as an HTML table: each entry in two cells, the integer part right-aligned
+    (``td.i``) and ``.fraction`` left-aligned (``td.f``), so every column aligns at the point."""
+    parts = ['<table class="butcher">']
+    if block.caption:
+        parts.append(f"<caption>{html.escape(block.caption)}</caption>")
+    for k, (c, row) in enumerate(block.grid()):
+        rule = ' class="rule"' if k == len(block.c) else ""
+        cells = f'<td class="i">{html.escape(c[0])}</td><td class="f sep">{html.escape(c[1])}</td>'
+        cells += "".join(
+            f'<td class="i">{html.escape(w)}</td><td class="f">{html.escape(f)}</td>' for w, f in row
+        )
+        parts.append(f"<tr{rule}>{cells}</tr>")
+    parts.append("</table>")
+    return "\n".join(parts)
+
+
+def butcher_latex(block: Butcher) -> str:
+    """LaTeX ``tabular`` of the tableau with ``r@{.}l`` columns (aligned at the decimal point)."""
+    n = len(block.b)
+    lines = [f"% {block.caption or 'Butcher tableau'}", r"\begin{tabular}{r@{.}l|" + "r@{.}l" * n + "}"]
+    for k, (c, row) in enumerate(block.grid()):
+        if k == len(block.c):
+            lines.append(r"\hline")
+        cells = [f"{_latex(w)} & {_latex(f.lstrip('.'))}" for w, f in (c, *row)]
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def butcher_csv(block: Butcher) -> str:
+    """The tableau as CSV: ``c`` then the ``A`` row; weight rows with an empty ``c``."""
+    import csv
+    import io
+
+    def num(x: float | None) -> str:
+        return "" if x is None else repr(float(x))
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["c", *(f"a{j + 1}" for j in range(len(block.b)))])
+    for ci, row in zip(block.c, block.A, strict=True):
+        writer.writerow([num(ci), *(num(a) for a in row)])
+    writer.writerow(["b", *(num(x) for x in block.b)])
+    if block.b_hat is not None:
+        writer.writerow(["b_hat", *(num(x) for x in block.b_hat)])
+    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------- CSV and LaTeX copies of the tables
@@ -256,6 +430,7 @@ def _plain(cell: str | Cell) -> str:
 def table_files(blocks: Sequence[Block]) -> dict[str, str]:
     """Every table of ``blocks`` as CSV and as a LaTeX ``tabular``: ``{file name: text}``.
 
+    Butcher tableaux go to ``butcher-NN-<slug>.csv`` / ``.tex`` (decimal-aligned ``r@{.}l``).
     Files are ``table-NN-<slug>.csv`` / ``.tex``, numbered in report order; the slug comes from
     the table's caption, else from the heading above it.  Numeric columns are right-aligned in
     LaTeX, marked cells bold.
@@ -265,10 +440,16 @@ def table_files(blocks: Sequence[Block]) -> dict[str, str]:
 
     out: dict[str, str] = {}
     heading = "table"
-    k = 0
+    k = n_butcher = 0
     for block in blocks:
         if isinstance(block, Heading):
             heading = block.text
+        if isinstance(block, Butcher):
+            n_butcher += 1
+            slug = re.sub(r"[^a-z0-9]+", "-", (block.caption or heading).lower()).strip("-")[:60]
+            name = f"butcher-{n_butcher:02d}-{slug or 'tableau'}"
+            out[f"{name}.csv"] = butcher_csv(block)
+            out[f"{name}.tex"] = butcher_latex(block)
         if not isinstance(block, Table):
             continue
         k += 1

@@ -133,8 +133,10 @@ def test_report_of_distinct_runs(tmp_path, three_runs):
     assert html.count("data:image/png;base64,") == 4 and '.png"' not in html
     # the cross-check dataset is the one asked for, and named in the report
     assert f"dataset seed {SPEC.seed}" in md
-    # the Butcher layout of each learned tableau is printed, with its verified order
-    assert rkcore.butcher_layout(load_run(three_runs[0]).tableau) in md
+    # the Butcher layout of each learned tableau is printed, decimal-aligned
+    from rkml.report import Butcher, butcher_text
+
+    assert butcher_text(Butcher.of(load_run(three_runs[0]).tableau)) in md
 
 
 def _error_block_first(md: str) -> None:
@@ -254,11 +256,22 @@ def test_key_differences_mark_exactly_the_differing_settings(tmp_path):
     base = smoke("balanced")
     other = base.with_overrides(["objective.w_acc=0.4", "objective.w_eff=0.4"])
     root = tmp_path / "runs"
-    records = [load_run(make_run(root, p, kutta4(c2, 0.7))) for p, c2 in ((base, 0.3), (other, 0.35))]
+    profiles = ((base, 0.3), (base.with_seed(1), 0.32), (other, 0.35))
+    records = [load_run(make_run(root, p, kutta4(c2, 0.7))) for p, c2 in profiles]
     _, rows = profile_rows(records)
-    marked = {row[0].text for row in rows if row[0].marked}
-    assert marked == {"objective.w_acc", "objective.w_eff", "overrides", "profile hash"}
-    assert all(cell.marked == row[0].marked for row in rows for cell in row)
+    by_key = {row[0].text: row for row in rows}
+    marked = {key for key, row in by_key.items() if row[0].marked}
+    assert marked == {"objective.w_acc", "objective.w_eff", "training.seed", "overrides"}
+    # only the cells that differ from the row's common value, never the identity rows
+    assert [c.marked for c in by_key["objective.w_acc"][1:]] == [False, False, True]
+    assert [c.marked for c in by_key["training.seed"][1:]] == [False, True, False]
+    for key in ("name", "description", "profile hash", "dataset.seed"):
+        assert not any(c.marked for c in by_key[key])
+    assert len({c.text for c in by_key["profile hash"][1:]}) == 3
+    # two runs that differ: both values differ from each other, both marked
+    _, rows = profile_rows([records[0], records[2]])
+    row = next(r for r in rows if r[0].text == "objective.w_acc")
+    assert all(c.marked for c in row)
 
 
 def test_cross_check_avoids_the_runs_datasets(tmp_path):
@@ -446,8 +459,11 @@ def test_every_table_is_written_as_csv_and_latex(tmp_path, three_runs):
     assert rows[0][0] == "run" and len(rows) == 4
     tex = summary.with_suffix(".tex").read_text()
     assert r"\begin{tabular}" in tex and r"$\pm$" in tex and tex.rstrip().endswith(r"\end{tabular}")
-    # SVG beside every drawn PNG but the stability regions (drawn by rkcore)
-    assert sorted(p.stem for p in out.glob("*.svg")) == ["tradeoff", "training_curves", "work_precision"]
+    # an SVG beside every PNG, and a decimal-aligned Butcher tableau per learned tableau
+    assert sorted(p.stem for p in out.glob("*.svg")) == sorted(p.stem for p in out.glob("*.png"))
+    butcher = sorted(out.glob("butcher-*.tex"))
+    assert len(butcher) == 3 and all(p.with_suffix(".csv").is_file() for p in butcher)
+    assert r"\begin{tabular}{r@{.}l|r@{.}lr@{.}lr@{.}lr@{.}l}" in butcher[0].read_text()
 
 
 def test_guard_allows_a_shared_side_stage_count_when_the_headlines_differ(tmp_path):
@@ -460,3 +476,206 @@ def test_guard_allows_a_shared_side_stage_count_when_the_headlines_differ(tmp_pa
     for run in (a, b):
         rkcore.save_tableau(side, run / "tableau-s3.json")
     assert guard([load_run(a), load_run(b)]) == ()
+
+
+# ----------------------------------------------------------------- tables and figures for print
+
+
+def test_butcher_tableaux_are_decimal_aligned():
+    from rkml.report import Butcher, butcher_latex, butcher_text, render_html, split_decimal
+
+    t = kutta4(0.3, 0.7)
+    block = Butcher.of(t, caption="kutta")
+    text = butcher_text(block)
+    lines = [line for line in text.splitlines() if not line.startswith("-")]
+    assert len(lines) == 5
+    # every entry of a column has its decimal point in the same character column
+    for line in lines:
+        left, _, body = line.partition(" | ")
+        assert "." not in left or left.index(".") == lines[1].partition(" | ")[0].index(".")
+    # the weight row has a point in every column: every other row's points fall on those columns
+    columns = {k for k, ch in enumerate(lines[-1]) if ch == "."}
+    assert len(columns) == 4
+    for line in lines[:-1]:
+        assert {k for k, ch in enumerate(line) if ch == "."} <= columns | {lines[1].index(".")}, text
+    assert split_decimal(-0.125) == ("-0", ".125") and split_decimal(1.0) == ("1", "") == split_decimal(1)
+    assert split_decimal(None) == ("", "") and split_decimal(0.0) == ("0", "")
+    html = render_html([block], ".", "t")
+    assert '<table class="butcher">' in html and "td.i { text-align: right" in html.replace(
+        "table.butcher ", ""
+    )
+    assert html.count('<td class="i">') == html.count('<td class="f">') + html.count('<td class="f sep">')
+    tex = butcher_latex(block)
+    assert r"\begin{tabular}{r@{.}l|r@{.}lr@{.}lr@{.}lr@{.}l}" in tex and r"\hline" in tex
+    assert "0 & 3 & 0 & 3" in tex  # c2 = 0.3 and a21 = 0.3, each split at the point
+
+
+def test_number_columns_share_one_format_and_mark_the_best():
+    from rkml.report import best_indices, fmt_column
+
+    assert fmt_column([-7.3, -7.841]) == ["-7.300", "-7.841"]
+    assert fmt_column([9.483e-4, 0.00137]) == ["9.483e-04", "1.370e-03"]
+    assert fmt_column([1, 2, None]) == ["1", "2", "–"]
+    assert fmt_column([float("inf"), 2.5, None]) == ["∞", "2.500", "–"]
+    assert best_indices([0.1, 0.3, None, float("nan")]) == {1}
+    assert best_indices([0.1, 0.3], higher=False) == {0} and best_indices([0.2]) == set()
+    assert best_indices([0.3, 0.1, 0.3]) == {0, 2} and best_indices([0.5, 0.5]) == set()
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    """One report of three crafted runs, shared by the checks below (scoring once keeps them fast);
+    the progress it writes (not a terminal here) is kept in ``stderr``."""
+    import contextlib
+    import io
+
+    root = tmp_path_factory.mktemp("full")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RKCORE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "rkcore-cache"))
+        run_dirs = [
+            make_run(root / "runs", smoke("balanced"), kutta4(0.3, 0.7), init=kutta4(0.35, 0.65)),
+            make_run(root / "runs", smoke("stability"), kutta4(0.4, 0.6)),
+            make_run(root / "runs", smoke("efficiency-v2"), kutta4(0.25, 0.75)),
+        ]
+        _losing_metrics(run_dirs[1])
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            result = compare(run_dirs, root / "report", cross_check=SPEC, progress=True)
+    return result, err.getvalue()
+
+
+def _table(md: str, caption: str) -> list[list[str]]:
+    """Body rows of the Markdown table under ``*caption*``, as lists of cell texts."""
+    start = md.index(f"*{caption}")
+    lines = md[start:].split("\n\n", 2)[1].splitlines()
+    return [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[2:]]
+
+
+SCORE = re.compile(r"^\**[+-]?\d+\.\d+ ± \d+(\.\d+)?\**$")
+
+
+def test_every_score_carries_its_paired_standard_error(full_report):
+    result, _ = full_report
+    md = (result.out_dir / "index.md").read_text()
+    summary = _table(md, "the answer first")
+    assert all(SCORE.match(row[3]) and SCORE.match(row[5]) for row in summary)
+    cross = _table(md, "learned headline tableaux in bold names")
+    assert len(cross) >= 4 and all(SCORE.match(row[-1]) for row in cross)
+    general = _table(md, "does the headline tableau generalise?")
+    assert all(SCORE.match(row[2]) and SCORE.match(row[4]) and SCORE.match(row[5]) for row in general)
+    matrix = _table(md, "cross-profile matrix")
+    assert all(
+        re.match(r"^\**[+-]\d\.\d{3} \((own|[+-]\d+\.\d+ ± \d+\.\d+)\)\**$", c) for r in matrix for c in r[1:]
+    )
+    own = _table(md, "scores on the run's own dataset (4 stages")
+    assert any(re.match(r"^[+-]\d+\.\d+ ± \d+\.\d+$", row[-1]) for row in own)
+    # best per column in bold, one per numeric column of the cross-check table
+    assert sum(row[-1].startswith("**") for row in cross) == 1
+    # the statement of what ± means is next to every table with one
+    assert md.count("one s.e. of the paired per-problem differences") >= 3
+
+
+def test_numbers_are_right_aligned_in_html(full_report):
+    result, _ = full_report
+    html = (result.out_dir / "index.html").read_text()
+    assert "td.num { text-align: right; font-variant-numeric: tabular-nums" in html
+    cells = re.findall(r"<td([^>]*)>(?:<strong>)?([+-]?\d+\.\d+ ± \d+\.\d+)", html)
+    assert len(cells) > 10 and all('class="num"' in attrs for attrs, _ in cells)
+
+
+def test_every_figure_is_written_as_png_and_svg_and_progress_is_shown(full_report):
+    result, stderr = full_report
+    out = result.out_dir
+    pngs = sorted(p.stem for p in out.glob("*.png"))
+    assert pngs == ["stability_regions", "tradeoff", "training_curves", "work_precision"]
+    assert sorted(p.stem for p in out.glob("*.svg")) == pngs
+    for stem in pngs:
+        assert (out / f"{stem}.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+        assert out / f"{stem}.svg" in result.files
+    # plain progress lines when stderr is not a terminal, for the scoring and the figures
+    assert "compare: scoring" in stderr and "compare: figures" in stderr and "\r" not in stderr
+
+
+def _figures(n_learned: int = 6):
+    """The three per-method figures drawn from one style map, on made-up data."""
+    from rkml import compare_plots as cp
+
+    names = ["accuracy", "balanced", "efficiency", "efficiency-v2", "mixed", "stability"]
+    labels = [f"{names[k % 6]}-{k}-ffa8532{k}" for k in range(n_learned)]
+    labels += ["rk4", "ssprk104", "dopri5", "kutta3", "rk38"]
+    learned = [k < n_learned for k in range(len(labels))]
+    styles = cp.method_styles(labels, learned)
+    nfev = np.array([40.0, 80, 160, 320])
+    curves = [cp.Curve(lab, nfev, 1e-3 * (nfev / 40) ** -4 * (1 + 0.01 * k), flag)
+              for k, (lab, flag) in enumerate(zip(labels, learned, strict=True))]  # fmt: skip
+    points = [cp.Point(lab, 0.01 * k, 0.02 * k, 0.3 + 0.001 * k, flag)
+              for k, (lab, flag) in enumerate(zip(labels, learned, strict=True))]  # fmt: skip
+    tableaux = [kutta4(0.3 + 0.01 * k, 0.7) for k in range(3)] + [rkcore.method("rk4")]
+    figs = {
+        "work_precision": cp.draw_work_precision(curves, title="wp", styles=styles),
+        "tradeoff": cp.draw_tradeoff(points, title="t", styles=styles),
+        "stability": cp.draw_stability_regions(tableaux, labels[:3] + ["rk4"], styles, title="s"),
+    }
+    return cp, styles, figs
+
+
+def _legend_styles(fig) -> dict[str, tuple]:
+    from matplotlib.colors import to_hex
+
+    legend = fig.legends[0]
+    out = {}
+    for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
+        label = text.get_text().split(" (")[0]  # "(off scale below)", "(+3 identical)"
+        out[label] = (to_hex(handle.get_color()), handle.get_marker(), handle.get_linestyle())
+    return out
+
+
+def test_one_colour_and_marker_per_method_in_every_figure():
+    from matplotlib.colors import to_hex
+
+    _, styles, figs = _figures()
+    seen = {name: _legend_styles(fig) for name, fig in figs.items()}
+    assert all(len(legend) == len(figs[name].legends[0].get_texts()) for name, legend in seen.items())
+    for name, legend in seen.items():
+        for label, (color, marker, _) in legend.items():
+            assert color == to_hex(styles[label]["color"]), (name, label)
+            if name != "stability":
+                assert marker == styles[label]["marker"], (name, label)
+    # no two methods share colour and marker; learned and library methods differ in line style
+    pairs = [(to_hex(st["color"]), st["marker"]) for st in styles.values()]
+    assert len(set(pairs)) == len(pairs)
+    assert len({to_hex(st["color"]) for st in styles.values()}) == len(styles)
+    assert [st["ls"] for st in styles.values()] == ["-"] * 6 + ["--"] * 5
+
+
+def test_figures_are_readable_at_column_width_with_legends_outside_the_data():
+    from matplotlib.text import Text
+
+    cp, _, figs = _figures()
+    curves = [
+        {4: {"step": [0, 1, 2], "train": [-1, 0, 1]}, 5 + k % 2: {"step": [0, 1], "train": [0, 1]}}
+        for k in range(4)
+    ]
+    grid = cp.draw_training_grid(
+        [(f"run-{k}", c, f"w = ({k}, 0, 0)") for k, c in enumerate(curves)], title="tc"
+    )
+    for name, fig in {**figs, "training": grid}.items():
+        width = fig.get_size_inches()[0]
+        assert width <= (cp.TEXT_WIDTH if name == "training" else cp.COLUMN_WIDTH), name
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+        assert texts and min(t.get_fontsize() for t in texts) >= cp.FONT_PT, name
+        legend_box = fig.legends[0].get_window_extent(renderer)
+        assert legend_box.width <= fig.bbox.width, name  # the legend does not widen the figure
+        for ax in fig.axes:
+            if ax.get_visible():
+                assert not legend_box.overlaps(ax.get_window_extent(renderer)), name
+    # one colour per stage count, the same in every panel; every panel has its own objective axis
+    colors = cp.stage_colors([6, 4, 5])
+    lines = {
+        ax.get_title(): {line.get_color() for line in ax.get_lines()[:-1]} for ax in grid.axes if ax.lines
+    }
+    assert lines["run-0"] == {colors[4], colors[5]} and lines["run-1"] == {colors[4], colors[6]}
+    assert [ax.get_ylabel().splitlines()[-1] for ax in grid.axes[:2]] == ["w = (0, 0, 0)", "w = (1, 0, 0)"]
+    assert all("decades" in ax.get_ylabel() for ax in grid.axes if ax.get_visible())
