@@ -303,7 +303,7 @@ def numeric_table(
         if j in stderr:
             texts.append(
                 [
-                    pm((v, e), signed=False) if v is not None and e is not None else rp.fmt_number(v)
+                    pm((v, e)) if v is not None and e is not None else rp.fmt_number(v)
                     for v, e in zip(numbers, stderr[j], strict=True)
                 ]
             )
@@ -320,9 +320,9 @@ def numeric_table(
     return rp.Table(tuple(header), tuple(rows), caption=caption)
 
 
-def analysis_table(rows: Sequence[tuple[str, rkcore.Tableau]]) -> rp.Table:
+def analysis_table(rows: Sequence[tuple[str, rkcore.Tableau]], title: str = "") -> rp.Table:
     """:data:`ANALYSIS_HEADER` for ``(label, tableau)`` rows: smallest error norm and largest
-    stability limits in bold."""
+    stability limits in bold; ``title`` starts the caption."""
     values = [analysis_values(t) for _, t in rows]
     columns = list(zip(*values, strict=True))
     return numeric_table(
@@ -330,7 +330,7 @@ def analysis_table(rows: Sequence[tuple[str, rkcore.Tableau]]) -> rp.Table:
         [label for label, _ in rows],
         columns,
         (None, None, "low", "high", "high", "high"),
-        caption="recomputed from the coefficients; best per column in bold",
+        caption=(f"{title}: " if title else "") + "recomputed from the coefficients; best per column in bold",
     )
 
 
@@ -349,16 +349,17 @@ def tableau_sections(records: Sequence[RunRecord], library: Sequence[rkcore.Tabl
             if s in r.initial:
                 rows.append(("initialisation", r.initial[s]))
             rows += [(m.name, m) for m in library if m.stages == s]
-            blocks.append(analysis_table(rows))
+            blocks.append(analysis_table(rows, f"analysis {r.label}, {s} stages"))
             scores = split_scores(r, s)
             if scores:
                 blocks.append(
                     rp.Table(
                         ("method", "train score", "validation score", "test score", "learned − it on test"),
                         scores,
-                        caption=f"scores on the run's own dataset ({s} stages, weighted objective vs RK4 in "
-                        "decades, higher is better; the run records no s.e. for a single score; the last "
-                        "column is the paired difference ± one s.e. of the paired per-problem differences)",
+                        caption=f"scores of {r.label} on its own dataset ({s} stages, weighted objective vs "
+                        "RK4 in decades, higher is better; the run records no s.e. for a single score; the "
+                        "last column is the paired difference ± one s.e. of the paired per-problem "
+                        "differences)",
                     )
                 )
     return blocks

@@ -221,7 +221,7 @@ def render_markdown(blocks: Sequence[Block]) -> str:
             if block.caption:
                 lines.append(f"*{block.caption}*\n")
             lines.append("| " + " | ".join(_md_escape(h) for h in block.header) + " |")
-            lines.append("|" + "|".join("---" for _ in block.header) + "|")
+            lines.append("|" + "|".join("---:" if num else "---" for num in numeric_columns(block)) + "|")
             for row in block.rows:
                 lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
             out.append("\n".join(lines))
@@ -294,6 +294,15 @@ figcaption, caption { font-style: italic; color: #555; }
 
 #: Cells right-aligned in HTML: a number (optionally ``± s.e.``), possibly followed by a remark.
 _NUMERIC = re.compile(r"^([+\-−]?(\d[\d.,eE+\-]*|∞)( ± [\d.eE+\-]+)?(\s.*)?|–)$")
+
+
+def numeric_columns(block: Table) -> list[bool]:
+    """Per column: every body cell is a number (optionally ``± s.e.`` and a remark), so the column
+    is right-aligned in Markdown (``---:``) and LaTeX (``r``)."""
+    return [
+        bool(block.rows) and all(_NUMERIC.match(_plain(row[j])) for row in block.rows if j < len(row))
+        for j in range(len(block.header))
+    ]
 
 
 def _html_cell(cell: str | Cell) -> str:
@@ -460,12 +469,7 @@ def table_files(blocks: Sequence[Block]) -> dict[str, str]:
         writer.writerow(block.header)
         writer.writerows([_plain(c) for c in row] for row in block.rows)
         out[f"{name}.csv"] = buffer.getvalue()
-        cols = [
-            "r"
-            if block.rows and all(_NUMERIC.match(_plain(row[j])) for row in block.rows if j < len(row))
-            else "l"
-            for j in range(len(block.header))
-        ]
+        cols = ["r" if num else "l" for num in numeric_columns(block)]
         lines = [f"% {block.caption or heading}", r"\begin{tabular}{" + "".join(cols) + "}", r"\hline"]
         lines.append(" & ".join(_latex(h) for h in block.header) + r" \\ \hline")
         for row in block.rows:

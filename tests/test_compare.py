@@ -559,6 +559,8 @@ def test_every_score_carries_its_paired_standard_error(full_report):
     md = (result.out_dir / "index.md").read_text()
     summary = _table(md, "the answer first")
     assert all(SCORE.match(row[3]) and SCORE.match(row[5]) for row in summary)
+    # number columns right-aligned in Markdown too
+    assert "| run | profile | s | score ± s.e. |" in md and "|---|---|---:|---:|---|---:|---|" in md
     cross = _table(md, "learned headline tableaux in bold names")
     assert len(cross) >= 4 and all(SCORE.match(row[-1]) for row in cross)
     general = _table(md, "does the headline tableau generalise?")
@@ -567,7 +569,7 @@ def test_every_score_carries_its_paired_standard_error(full_report):
     assert all(
         re.match(r"^\**[+-]\d\.\d{3} \((own|[+-]\d+\.\d+ ± \d+\.\d+)\)\**$", c) for r in matrix for c in r[1:]
     )
-    own = _table(md, "scores on the run's own dataset (4 stages")
+    own = _table(md, f"scores of {result.runs[1].label} on its own dataset (4 stages")
     assert any(re.match(r"^[+-]\d+\.\d+ ± \d+\.\d+$", row[-1]) for row in own)
     # best per column in bold, one per numeric column of the cross-check table
     assert sum(row[-1].startswith("**") for row in cross) == 1
