@@ -397,10 +397,20 @@ def butcher_latex(block: Butcher) -> str:
     for k, (c, row) in enumerate(block.grid()):
         if k == len(block.c):
             lines.append(r"\hline")
-        cells = [f"{_latex(w)} & {_latex(f.lstrip('.'))}" for w, f in (c, *row)]
+        cells = [_latex_entry(w, f, k == 0) for k, (w, f) in enumerate((c, *row))]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\end{tabular}", ""]
     return "\n".join(lines)
+
+
+def _latex_entry(whole: str, frac: str, c_column: bool) -> str:
+    """One entry as the two cells of an ``r@{.}l`` pair: a blank spans both (no point), an integer
+    keeps the point's width as a phantom so it stays aligned."""
+    if not whole:
+        return r"\multicolumn{2}{c|}{}" if c_column else r"\multicolumn{2}{c}{}"
+    if not frac:
+        return r"\multicolumn{1}{r@{\phantom{.}}}{" + _latex(whole) + "} & "
+    return f"{_latex(whole)} & {_latex(frac.lstrip('.'))}"
 
 
 def butcher_csv(block: Butcher) -> str:

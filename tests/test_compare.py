@@ -508,6 +508,9 @@ def test_butcher_tableaux_are_decimal_aligned():
     tex = butcher_latex(block)
     assert r"\begin{tabular}{r@{.}l|r@{.}lr@{.}lr@{.}lr@{.}l}" in tex and r"\hline" in tex
     assert "0 & 3 & 0 & 3" in tex  # c2 = 0.3 and a21 = 0.3, each split at the point
+    # blanks span both halves (no stray point), integers keep the point's width
+    assert tex.splitlines()[2].startswith(r"\multicolumn{1}{r@{\phantom{.}}}{0} &  & \multicolumn{2}{c}{}")
+    assert r"\multicolumn{2}{c|}{}" in tex.splitlines()[-2]
 
 
 def test_number_columns_share_one_format_and_mark_the_best():
