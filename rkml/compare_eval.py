@@ -172,7 +172,18 @@ def write_figures(
     files: dict[str, str] = {}
     styles = cp.method_styles(common.labels, common.learned)
     curves = [(r.label, c, _objective(r)) for r in records if (c := training_curves(r))]
-    with progress_bar(3 + bool(curves), desc="compare: figures", unit="figure", enabled=progress) as bar:
+    gains = generalisation_gains(records, library, common)
+    n_figures = 3 + bool(curves) + bool(gains)
+    with progress_bar(n_figures, desc="compare: figures", unit="figure", enabled=progress) as bar:
+        if gains:
+            cp.plot_generalisation(
+                gains,
+                out_dir / "generalisation.png",
+                title="Cross-check data, ± 1 s.e. (thick), 95 % (thin)",
+                styles=styles,
+            )
+            files["generalisation"] = "generalisation.png"
+            bar.update(1)
         headlines = [r.tableau.replace(name=r.label) for r in records]
         reference = [t for t in library if t.name == "rk4"]
         cp.plot_stability_regions(
@@ -210,6 +221,24 @@ def write_figures(
             files["training"] = "training_curves.png"
             bar.update(1)
     return files
+
+
+def generalisation_gains(
+    records: Sequence[RunRecord], library: Sequence[rkcore.Tableau], common: CommonEvaluation
+) -> list[cp.Gain]:
+    """Per run with a same-stage library method: headline minus the best of them under the run's own
+    weights on the cross-check data, with the paired s.e. (the numbers of the generalisation table)."""
+    out = []
+    n = len(records)
+    for i, r in enumerate(records):
+        ev = common.by_weights.get(r.profile.weights())
+        same = [n + j for j, t in enumerate(library) if t.stages == r.tableau.stages]
+        if ev is None or not same:
+            continue
+        best = max(same, key=lambda j: ev.cards[j].score)
+        d = ev.paired_gain(i, best)
+        out.append(cp.Gain(r.label, common.labels[best], d.gain, d.stderr))
+    return out
 
 
 def _objective(record: RunRecord) -> str:
@@ -492,6 +521,17 @@ def evaluation_sections(
         )
     )
     blocks.append(_generalisation_table(records, library, common))
+    if "generalisation" in files:
+        blocks.append(
+            rp.Image(
+                files["generalisation"],
+                "headline minus the best same-stage library method, with error bars",
+                "Each headline minus the best library method with its stage count under the run's own "
+                "weights on the cross-check data (the table above): thick bar ± one s.e. of the paired "
+                "per-problem differences, thin bar the 95 % interval (± 1.96 s.e.); right of the dashed "
+                "line the headline is better.",
+            )
+        )
     blocks += [
         rp.Heading("Work-precision"),
         rp.Image(

@@ -428,3 +428,50 @@ def plot_training_grid(
 ) -> Path:
     """:func:`draw_training_grid`, saved as PNG and SVG."""
     return _save(draw_training_grid(runs, title=title, colors=colors), path)
+
+
+# ----------------------------------------------------------------- the answer as a figure
+
+
+class Gain(NamedTuple):
+    """One row of the generalisation figure: a headline minus its best same-stage library method
+    (``rival``) under the run's own weights, with the s.e. of the paired differences."""
+
+    label: str
+    rival: str
+    gain: float
+    stderr: float
+
+
+def draw_generalisation(gains: Sequence[Gain], *, title: str, styles: Mapping[str, dict] | None = None):
+    """Each headline's paired difference from its best same-stage library method: a point with a
+    thick bar for ± one s.e. and a thin one for the 95 % interval (± 1.96 s.e.)."""
+    styles = _styles_for([g.label for g in gains], [True] * len(gains), styles)
+    with _rc():
+        fig = _figure(COLUMN_WIDTH, 0.9 + 0.32 * max(len(gains), 1))
+        ax = fig.add_subplot(1, 1, 1)
+        for k, g in enumerate(gains):
+            st = styles[g.label]
+            y = len(gains) - 1 - k
+            ax.errorbar([g.gain], [y], xerr=[[1.96 * g.stderr], [1.96 * g.stderr]], color=st["color"], lw=0.8,
+                        capsize=2)  # fmt: skip
+            ax.errorbar([g.gain], [y], xerr=[[g.stderr], [g.stderr]], color=st["color"], lw=2.2,
+                        marker=st["marker"], ms=6)  # fmt: skip
+        ax.axvline(0.0, color="0.3", lw=0.7, ls="--")
+        ax.set_yticks(range(len(gains)))
+        ax.set_yticklabels([f"{g.label}\nvs {g.rival}" for g in reversed(gains)])
+        ax.set_ylim(-0.6, len(gains) - 0.4)
+        ax.set_xlabel(
+            "headline − best same-s library method\n(decades, run's own weights; > 0: headline better)"
+        )
+        ax.set_title(title)
+        ax.grid(True, axis="x", alpha=0.3)
+        fig.tight_layout()
+    return fig
+
+
+def plot_generalisation(
+    gains: Sequence[Gain], path: str | os.PathLike, *, title: str, styles: Mapping[str, dict] | None = None
+) -> Path:
+    """:func:`draw_generalisation`, saved as PNG and SVG."""
+    return _save(draw_generalisation(gains, title=title, styles=styles), path)

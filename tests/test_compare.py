@@ -126,11 +126,17 @@ def test_report_of_distinct_runs(tmp_path, three_runs):
     assert re.search(r"^\| objective\.target_error \|", md, re.M)
     # every figure exists as a PNG and is embedded in the HTML, which links no file
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["stability_regions.png", "tradeoff.png", "training_curves.png", "work_precision.png"]
+    assert pngs == [
+        "generalisation.png",
+        "stability_regions.png",
+        "tradeoff.png",
+        "training_curves.png",
+        "work_precision.png",
+    ]
     for name in pngs:
         assert (out / name).read_bytes().startswith(PNG_MAGIC)
         assert f"]({name})" in md
-    assert html.count("data:image/png;base64,") == 4 and '.png"' not in html
+    assert html.count("data:image/png;base64,") == 5 and '.png"' not in html
     # the cross-check dataset is the one asked for, and named in the report
     assert f"dataset seed {SPEC.seed}" in md
     # the Butcher layout of each learned tableau is printed, decimal-aligned
@@ -592,7 +598,7 @@ def test_every_figure_is_written_as_png_and_svg_and_progress_is_shown(full_repor
     result, stderr = full_report
     out = result.out_dir
     pngs = sorted(p.stem for p in out.glob("*.png"))
-    assert pngs == ["stability_regions", "tradeoff", "training_curves", "work_precision"]
+    assert pngs == ["generalisation", "stability_regions", "tradeoff", "training_curves", "work_precision"]
     assert sorted(p.stem for p in out.glob("*.svg")) == pngs
     for stem in pngs:
         assert (out / f"{stem}.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
@@ -616,7 +622,9 @@ def _figures(n_learned: int = 6):
     points = [cp.Point(lab, 0.01 * k, 0.02 * k, 0.3 + 0.001 * k, flag)
               for k, (lab, flag) in enumerate(zip(labels, learned, strict=True))]  # fmt: skip
     tableaux = [kutta4(0.3 + 0.01 * k, 0.7) for k in range(3)] + [rkcore.method("rk4")]
+    gains = [cp.Gain(lab, "rk4", 0.1 * k - 0.2, 0.05) for k, lab in enumerate(labels[:n_learned])]
     figs = {
+        "generalisation": cp.draw_generalisation(gains, title="g", styles=styles),
         "work_precision": cp.draw_work_precision(curves, title="wp", styles=styles),
         "tradeoff": cp.draw_tradeoff(points, title="t", styles=styles),
         "stability": cp.draw_stability_regions(tableaux, labels[:3] + ["rk4"], styles, title="s"),
@@ -639,6 +647,11 @@ def test_one_colour_and_marker_per_method_in_every_figure():
     from matplotlib.colors import to_hex
 
     _, styles, figs = _figures()
+    gen = figs.pop("generalisation")  # no legend: its rows are named on the y axis
+    marked = [line for line in gen.axes[0].get_lines() if line.get_marker() not in ("None", "", None)]
+    markers = [(to_hex(line.get_color()), line.get_marker()) for line in marked]
+    expected = [(to_hex(st["color"]), st["marker"]) for st in list(styles.values())[:6]]
+    assert [m for m in markers if m[1] != "|"] == expected
     seen = {name: _legend_styles(fig) for name, fig in figs.items()}
     assert all(len(legend) == len(figs[name].legends[0].get_texts()) for name, legend in seen.items())
     for name, legend in seen.items():
@@ -671,6 +684,8 @@ def test_figures_are_readable_at_column_width_with_legends_outside_the_data():
         renderer = fig.canvas.get_renderer()
         texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
         assert texts and min(t.get_fontsize() for t in texts) >= cp.FONT_PT, name
+        if not fig.legends:
+            continue
         legend_box = fig.legends[0].get_window_extent(renderer)
         assert legend_box.width <= fig.bbox.width, name  # the legend does not widen the figure
         for ax in fig.axes:
