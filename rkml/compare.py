@@ -4,7 +4,9 @@
 tableaux, metrics, training history), recomputes every figure it shows from the tableaux
 themselves (order, error norm, stability limits: the files' claims are checked, never
 trusted), evaluates all learned tableaux and the library methods on one common dataset
-that no run trained on, and writes ``index.md``, ``index.html`` and the PNGs.
+that no run trained on, and writes ``index.md``, ``index.html``, every figure as PNG and SVG,
+every table as CSV and LaTeX (``table-NN-*``) and every learned tableau as CSV and a
+decimal-aligned LaTeX ``tabular`` (``butcher-NN-*``).
 
 The guard exists because of the seed document: five runs that were meant to differ and
 silently produced the same tableau.  Any of these is an ERROR at the top of the report
@@ -324,7 +326,7 @@ class CompareResult:
     ----------
     out_dir : Path
     files : tuple of Path
-        ``index.md``, ``index.html`` and the PNGs.
+        ``index.md``, ``index.html``, the PNG and SVG figures and the CSV / LaTeX tables.
     runs : tuple of RunRecord
         The runs in the report.
     rejected : tuple of str
@@ -386,7 +388,8 @@ def compare(
     run_dirs : sequence of path
         Run folders (``runs/*`` is fine: non-runs are reported and skipped).
     out_dir : path
-        Report folder; receives ``index.md``, ``index.html`` and PNGs.
+        Report folder; receives ``index.md``, ``index.html``, figures (PNG + SVG) and tables
+        (CSV + LaTeX).
     methods : sequence of str, optional
         Library methods to compare against (default: those with the learned stage counts).
     strict : bool
@@ -396,7 +399,8 @@ def compare(
     cross_check : rkcore.datasets.DatasetSpec, optional
         The common dataset no run trained on (default :func:`rkml.compare_eval.cross_check_spec`).
     progress : bool
-        Progress bar while the common dataset's references are computed.
+        Progress on stderr while the common dataset's references are computed, the tableaux
+        scored and the figures drawn (a live bar on a terminal, plain lines otherwise).
 
     Returns
     -------
