@@ -372,7 +372,6 @@ def tableau_sections(records: Sequence[RunRecord], library: Sequence[rkcore.Tabl
         for s, t in sorted(r.stage_tableaux.items()):
             headline = t.equals(r.tableau) and s == r.tableau.stages
             title = f"{r.label}, {s} stages" + (" (headline)" if headline else "")
-            blocks.append(rp.Paragraph(f"{s} stages" + (" (headline)" if headline else "") + ":"))
             blocks.append(rp.Butcher.of(t, caption=title))
             rows = [(f"{r.label} (learned)", t)]
             if s in r.initial:

@@ -446,10 +446,41 @@ def _plain(cell: str | Cell) -> str:
     return cell.text if isinstance(cell, Cell) else cell
 
 
+_VALUE_SE = re.compile(r"^([+\-−]?\d[\d.eE+\-]*) ± (\d[\d.eE+\-]*)$")
+
+
+def _csv_rows(block: Table) -> tuple[list[str], list[list[str]]]:
+    """Header and rows for CSV: a column whose every number reads ``value ± s.e.`` becomes two
+    columns, ``<name>`` and ``<name> s.e.``, so the numbers can be read back as numbers."""
+    rows = [[_plain(c) for c in row] for row in block.rows]
+    split = [
+        bool(rows)
+        and any(j < len(r) and _VALUE_SE.match(r[j]) for r in rows)
+        and all(j >= len(r) or _VALUE_SE.match(r[j]) or r[j] == "–" for r in rows)
+        for j in range(len(block.header))
+    ]
+    header: list[str] = []
+    for h, two in zip(block.header, split, strict=True):
+        name = h.replace(" ± s.e.", "")
+        header += [name, f"{name} s.e."] if two else [h]
+    out = []
+    for r in rows:
+        line: list[str] = []
+        for j, text in enumerate(r):
+            if j < len(split) and split[j]:
+                m = _VALUE_SE.match(text)
+                line += [m.group(1), m.group(2)] if m else ["", ""]
+            else:
+                line.append(text)
+        out.append(line)
+    return header, out
+
+
 def table_files(blocks: Sequence[Block]) -> dict[str, str]:
     """Every table of ``blocks`` as CSV and as a LaTeX ``tabular``: ``{file name: text}``.
 
     Butcher tableaux go to ``butcher-NN-<slug>.csv`` / ``.tex`` (decimal-aligned ``r@{.}l``).
+    In the CSV a ``value ± s.e.`` column is split in two (:func:`_csv_rows`).
     Files are ``table-NN-<slug>.csv`` / ``.tex``, numbered in report order; the slug comes from
     the table's caption, else from the heading above it.  Numeric columns are right-aligned in
     LaTeX, marked cells bold.
@@ -476,8 +507,9 @@ def table_files(blocks: Sequence[Block]) -> dict[str, str]:
         name = f"table-{k:02d}-{slug}"
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(block.header)
-        writer.writerows([_plain(c) for c in row] for row in block.rows)
+        header, rows = _csv_rows(block)
+        writer.writerow(header)
+        writer.writerows(rows)
         out[f"{name}.csv"] = buffer.getvalue()
         cols = ["r" if num else "l" for num in numeric_columns(block)]
         lines = [f"% {block.caption or heading}", r"\begin{tabular}{" + "".join(cols) + "}", r"\hline"]

@@ -463,6 +463,9 @@ def test_every_table_is_written_as_csv_and_latex(tmp_path, three_runs):
     summary = next(p for p in csvs if "answer-first" in p.name)
     rows = list(csv.reader(summary.open()))
     assert rows[0][0] == "run" and len(rows) == 4
+    # value ± s.e. columns come back as two numeric columns
+    assert rows[0][3:5] == ["score", "score s.e."] and rows[0][6:8] == ["headline − it", "headline − it s.e."]
+    assert all(float(r[3]) == float(r[3]) and float(r[4]) >= 0 for r in rows[1:])
     tex = summary.with_suffix(".tex").read_text()
     assert r"\begin{tabular}" in tex and r"$\pm$" in tex and tex.rstrip().endswith(r"\end{tabular}")
     # an SVG beside every PNG, and a decimal-aligned Butcher tableau per learned tableau
