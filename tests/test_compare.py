@@ -606,6 +606,10 @@ def test_every_figure_is_written_as_png_and_svg_and_progress_is_shown(full_repor
     for stem in pngs:
         assert (out / f"{stem}.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
         assert out / f"{stem}.svg" in result.files
+    # the HTML shows each figure at two thirds of its pixel width (print-like font size on screen)
+    html = (out / "index.html").read_text()
+    widths = [int(w) for w in re.findall(r'<img src="data:image/png;base64,[^"]+" width="(\d+)"', html)]
+    assert len(widths) == len(pngs) and all(300 <= w <= 1000 for w in widths)
     # plain progress lines when stderr is not a terminal, for the scoring and the figures
     assert "compare: scoring" in stderr and "compare: figures" in stderr and "\r" not in stderr
 
