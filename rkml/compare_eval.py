@@ -475,7 +475,8 @@ def evaluation_sections(
             "stability regions",
             "Headline tableaux of every run (solid), RK4 for reference (dashed); each method keeps its "
             "colour in every figure. Every s-stage method of order p = s <= 4 has the same stability "
-            "polynomial (the Taylor polynomial of exp), so their regions coincide.",
+            "polynomial (the Taylor polynomial of exp), so their regions coincide: a boundary shared by "
+            "several methods is dashed in each one's colour in turn, and the legend counts the others.",
         ),
         rp.Heading("Cross-check on a dataset no run trained on"),
         rp.Paragraph(
