@@ -8,7 +8,7 @@
 Both commands resolve their inputs first (every profile, every seed, the method names) and
 report bad input in one line with exit code 1 before any work starts (so does a
 ``--scheduler`` address where no scheduler answers within 5 s).  After a sweep: its table,
-its timeline (also written as ``<runs-dir>/sweep-<UTC time>.json``), the warnings the runs
+its timeline (also written as ``<runs-dir>/.sweeps/sweep-<UTC time>.json``), the warnings the runs
 raised and the workers lost on the way.  Exit code 3: some
 sweep runs failed, or ``compare --strict`` found guard errors (the report is written).
 ``--profile``, ``--seed`` and ``--method`` are repeatable and take comma-separated lists;

@@ -44,7 +44,8 @@ then fails with a one-line :class:`rkml.errors.RunLockedError`.
 Reporting.  Lost and joining workers are shown on the board; warnings raised during a run
 are recorded on the worker, kept in its :class:`RunOutcome` and shown by the client.  Each
 outcome records its worker and wall-clock start and end; :func:`write_timeline` writes them
-as ``<runs>/sweep-<UTC time>.json`` (never overwriting).
+as ``<runs>/.sweeps/sweep-<UTC time>.json`` (never overwriting; hidden, so that
+``rkml compare runs/*`` does not list it as a folder left out).
 
 Re-running a sweep skips complete runs (:func:`rkml.runs.is_complete`), resumes runs that
 left a checkpoint, and restarts runs that left neither.  A failed job is reported with a
@@ -615,7 +616,7 @@ def sweep(
     console : rich.console.Console, optional
         Where progress goes (default: stderr).
     timeline : bool
-        Write ``<runs_dir>/sweep-<UTC time>.json`` (:func:`write_timeline`) when a job ran.
+        Write ``<runs_dir>/.sweeps/sweep-<UTC time>.json`` (:func:`write_timeline`) when a job ran.
 
     Returns
     -------
@@ -836,14 +837,15 @@ def _timeline(
 
 
 def write_timeline(record: dict[str, Any], runs_dir: str | os.PathLike) -> Path:
-    """Write ``record`` as ``<runs_dir>/sweep-<UTC time>.json``, atomically, never overwriting.
+    """Write ``record`` as ``<runs_dir>/.sweeps/sweep-<UTC time>.json``, atomically, never overwriting.
 
-    The file appears whole or not at all (written beside, then hard-linked into place, which
-    fails if the name exists; a suffix ``-1``, ``-2``, ... is added then).
+    The folder is hidden so that ``rkml compare runs/*`` does not meet it.  The file appears
+    whole or not at all (written beside, then hard-linked into place, which fails if the name
+    exists; a suffix ``-1``, ``-2``, ... is added then).
     """
     from rkcore.fileio import atomic_write_json
 
-    root = Path(runs_dir)
+    root = Path(runs_dir) / ".sweeps"
     root.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     tmp = root / f".sweep-{stamp}-{uuid.uuid4().hex[:8]}.tmp"

@@ -103,8 +103,9 @@ def test_sweep_on_local_cluster(tmp_path):
     log = out.getvalue()
     for state in ("queued", "running", "done", "failed"):
         assert f": {state}" in log
-    # The timeline: every run's worker and wall-clock start / end, in runs/sweep-<UTC>.json.
-    assert result.timeline_path.parent == tmp_path and result.timeline_path.name.startswith("sweep-")
+    # The timeline: every run's worker and wall-clock start / end, in runs/.sweeps/sweep-<UTC>.json.
+    assert result.timeline_path.parent == tmp_path / ".sweeps"
+    assert result.timeline_path.name.startswith("sweep-")
     timeline = json.loads(result.timeline_path.read_text())
     assert {r["label"] for r in timeline["runs"]} == {o.label for o in result.outcomes}
     for r in timeline["runs"]:
@@ -400,7 +401,9 @@ def test_timeline_is_written_atomically_and_never_overwritten(tmp_path):
     paths = [write_timeline(record, tmp_path) for _ in range(3)]
     assert len(set(paths)) == 3 and all(p.name.startswith("sweep-") and p.suffix == ".json" for p in paths)
     assert all(json.loads(p.read_text()) == record for p in paths)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)  # no temp left
+    assert all(p.parent == tmp_path / ".sweeps" for p in paths)
+    left = sorted(p.name for p in (tmp_path / ".sweeps").iterdir())
+    assert left == sorted(p.name for p in paths)  # no temporary file left
 
 
 def test_dead_scheduler_address_fails_fast_with_a_hint(tmp_path, app):
