@@ -349,7 +349,9 @@ def _run_job(
     ``dataset`` is the bytes of the dataset's cache file, installed in this worker's cache
     when absent (:func:`_install_dataset`).  The run folder's lock is held from preparing the
     folder to the last write; another writer is waited for up to ``lock_wait_s`` seconds.
-    Warnings raised meanwhile are recorded (one line each) in the outcome.
+    Warnings raised meanwhile are recorded (one line each) in the outcome.  Under the lock the
+    folder is looked at again (:func:`_action`), so a requeued attempt resumes from the first
+    attempt's checkpoint rather than wiping it.
     """
     from rkcore.threads import numba_threads as scoped_numba_threads
 
@@ -373,11 +375,18 @@ def _run_job(
             train_module.resolve_device(device)  # a worker without CUDA leaves no empty run folder
             with runs.run_lock(job.run_dir, wait_s=lock_wait_s):
                 try:
-                    _install_dataset(job, dataset)
-                    # "start" on an existing run folder means it left no checkpoint: nothing to keep.
-                    restart = job.action == "start" and runs.is_run_dir(job.run_dir)
-                    run_dir = runs.prepare_run_dir(job.run_dir, resume=resume, force=restart)
-                    train_module.train(job.profile, run_dir, device=device, resume=resume, progress=False)
+                    # Looked at again under the lock: an earlier attempt of this job (its worker
+                    # lost) may have left a checkpoint to resume, or finished the run.
+                    action = _action(job.run_dir)
+                    resume = action == "resume"
+                    if action == "skip":
+                        message = "already complete (finished by an earlier attempt)"
+                    else:
+                        _install_dataset(job, dataset)
+                        # "start" on an existing run folder means it left no checkpoint: nothing to keep.
+                        restart = action == "start" and runs.is_run_dir(job.run_dir)
+                        run_dir = runs.prepare_run_dir(job.run_dir, resume=resume, force=restart)
+                        train_module.train(job.profile, run_dir, device=device, resume=resume, progress=False)
                 except Exception as exc:  # one bad run must not take the sweep down; the message says why
                     status, message = "failed", _one_line(exc)
                 record = {"numba_threads": threads, "worker": address, "resumed": resume,
@@ -687,7 +696,7 @@ def _queue_jobs(
                   "end": None, "chunks": 0, "from_cache": None, "state": "building"}  # fmt: skip
         records.append(record)
         for job in group:
-            board.set_state(job.label, "waiting", "references")
+            board.set_state(job.label, "waiting", "for references")
         builder = threading.Thread(
             target=_build_then_queue,
             args=(dispatcher, spec, group, record, threads, topic, device, board, outcomes),

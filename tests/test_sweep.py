@@ -336,6 +336,22 @@ def test_second_writer_of_a_run_folder_is_refused(tmp_path):
     assert not job.run_dir.exists()  # the refused writer touched nothing
 
 
+def test_a_requeued_attempt_looks_at_the_folder_again_under_the_lock(tmp_path, monkeypatch):
+    import rkml.train
+    from rkml.sweep import _run_job
+
+    calls = []
+    monkeypatch.setattr(rkml.train, "train", lambda profile, run_dir, **kw: calls.append(kw["resume"]))
+    (job,) = plan_sweep([load_profile("efficiency-v2")], [0], tmp_path, smoke=True)
+    assert job.action == "start"
+    # The first attempt (its worker lost meanwhile) finished the run: nothing is redone or wiped.
+    job.run_dir.mkdir(parents=True)
+    runs.write_manifest(job.run_dir, job.profile, {"status": "complete"})
+    outcome = _run_job(job, 1, None, "cpu")
+    assert (outcome.status, calls) == ("done", []) and "earlier attempt" in outcome.message
+    assert runs.is_complete(job.run_dir)
+
+
 def test_warnings_of_a_run_are_kept_and_shown(tmp_path, monkeypatch):
     import warnings
 
