@@ -6,7 +6,10 @@
     rkml compare RUN_DIR... [--method rk4,dopri5,...] -o report/ [--strict] [--force]
 
 Both commands resolve their inputs first (every profile, every seed, the method names) and
-report bad input in one line with exit code 1 before any work starts.  Exit code 3: some
+report bad input in one line with exit code 1 before any work starts (so does a
+``--scheduler`` address where no scheduler answers within 5 s).  After a sweep: its table,
+its timeline (also written as ``<runs-dir>/.sweeps/sweep-<UTC time>.json``), the warnings the runs
+raised and the workers lost on the way.  Exit code 3: some
 sweep runs failed, or ``compare --strict`` found guard errors (the report is written).
 ``--profile``, ``--seed`` and ``--method`` are repeatable and take comma-separated lists;
 ``--profiles``, ``--seeds`` and ``--methods`` are their deprecated spellings.
@@ -136,8 +139,22 @@ def sweep_command(
         wall = f"{o.wall_s:.1f} s" if o.wall_s is not None else ""
         table.add_row(o.label, o.status, wall, escape(o.message))
     Console().print(table)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    if result.timeline is not None:
+        from rkml.sweep import timeline_lines
+
+        typer.echo("timeline (seconds after the sweep began):")
+        for line in timeline_lines(result.timeline):
+            typer.echo(f"  {line}")
+        typer.echo(f"timeline: {result.timeline_path}")
+    for o in result.outcomes:
+        for text in o.warnings:
+            err.print(f"[yellow]warning:[/yellow] {escape(o.label)}: {escape(text)}")
+    for e in result.events:
+        if e["event"] == "lost":
+            jobs = f" while running {', '.join(e['jobs'])}" if e["jobs"] else ""
+            err.print(f"[yellow]worker lost:[/yellow] {escape(e['worker'])} at {e['time']}{escape(jobs)}")
     if not result.ok:
-        err = Console(stderr=True, soft_wrap=True, highlight=False)
         for o in result.failed:
             err.print(f"[bold red]failed:[/bold red] {escape(o.label)}: {escape(o.message)}")
         raise typer.Exit(EXIT_FAILED)
