@@ -5,23 +5,24 @@ Workload: 10,000 Van der Pol problems (the built-in family's sampler), RK4 as a 
 ``benchmarks/gates.py``; ``tests/test_gates_harness.py`` shows that a deliberately slowed kernel
 fails these checks.  The whole file runs in about 5 s.
 
-==============================================  =========  ==================  ================
-ratio (same run)                                gate       measured, 19 runs   clock
-==============================================  =========  ==================  ================
-built-in kernel vs numpy, ODE-steps/s           >= 4.0     5.17-6.69           CPU, 1 thread
-user ``rhs_block`` / built-in, time             <= 1.3     0.90-1.04           CPU, 1 thread
-user per-ODE ``rhs`` / built-in, time           <= 2.8     1.34-2.31           CPU, 1 thread
-2 threads: CPU of all / CPU of the busiest      >= 1.6     1.93-2.00 (12 runs) per-thread CPU
-==============================================  =========  ==================  ================
+================================================  =========  =============  ==============
+ratio (same run)                                  gate       measured       clock
+================================================  =========  =============  ==============
+built-in kernel vs numpy, ODE-steps/s             >= 4.0     5.17-6.69      CPU, 1 thread
+user ``rhs_block`` / built-in, time               <= 1.3     0.90-1.14      CPU, 1 thread
+user per-ODE ``rhs`` / built-in, time             <= 2.8     1.34-2.31      CPU, 1 thread
+2 threads: CPU of all threads / of the busiest    >= 1.6     1.93-2.00      per-thread CPU
+================================================  =========  =============  ==============
 
-The spreads were measured on a 2-core machine shared with two other jobs (load average about 3),
-minimum of 7 (first 13 runs) or 9 interleaved repeats each.  Single-thread comparisons use the
-calling thread's CPU clock, which the neighbours barely disturb.  Thread scaling is gated on how
-the work splits between the two threads' CPU clocks: 1.0 is a kernel that no longer runs in
-parallel.  The
-wall-time speedup and the CPU time added by threading are recorded (``wall_speedup``,
-``cpu_overhead``) but not gated: measured 0.61-1.72 and 1.17-1.67 over the same 12 runs, they
-describe the neighbours more than the code.
+Measured in 29 runs of this file (19 before the kernel's multi-term passes, 10 after: numpy
+5.58-6.55, ``rhs_block`` 0.92-1.14, per-ODE 1.46-1.90, work split 1.94-2.00 in those 10; the
+work split was added for the last 22 runs), on a 2-core machine shared with two other jobs
+(load average about 3), minimum of 7 (first 13 runs) or 9 interleaved repeats each.
+Single-thread comparisons use the calling thread's CPU clock, which the neighbours barely
+disturb.  Thread scaling is gated on how the work splits between the two threads' CPU clocks:
+1.0 is a kernel that no longer runs in parallel.  The wall-time speedup and the CPU time added
+by threading are recorded (``wall_speedup``, ``cpu_overhead``) but not gated: 0.61-2.11 and
+0.96-1.67 over the same 22 runs, they describe the neighbours more than the code.
 
 Results are saved by pytest-benchmark: ``.ci/run`` passes ``--benchmark-autosave``, which writes
 ``.benchmarks/<machine>/<NNNN>_<commit>_<date>.json`` (gitignored); the ratios are in each
