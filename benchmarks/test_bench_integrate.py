@@ -10,6 +10,7 @@ RK4 passed as a generic tableau, 1,000 fixed steps over ``[0, 1]``.  Reported in
 * ``thread_scaling``: 2 numba threads against 1;
 * ``user_rhs_slowdown``: public ``solve_batch`` with a user ``@njit`` rhs against the built-in
   path (target <= 2);
+* ``user_block_slowdown``: the same with a user ``rhs_block`` (target <= 1.3);
 * ``scoring_s``: 64 tableaux x 1,000 mixed problems (a dataset split) in one ``score_tableaux``.
 
 Targets: >= 8x numpy, >= 1.7x from 1 to 2 threads, >= 3e8 ODE-steps/s.  The asserts are
@@ -22,6 +23,7 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import numba  # noqa: E402
@@ -33,6 +35,9 @@ from rkcore.datasets import ProblemGroup, Split  # noqa: E402
 from rkcore.evaluate import prepare_split, score_tableaux  # noqa: E402
 from rkcore.integrate import solve_batch  # noqa: E402
 from rkcore.problems import get_family  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gates import vdp_user_block  # noqa: E402
 
 N_PROBLEMS = 10_000
 N_STEPS = 1_000
@@ -117,6 +122,10 @@ def test_bench_van_der_pol_rk4(benchmark):
     numpy_cpu_rate = N_PROBLEMS * NUMPY_STEPS / _best_of(run_numpy, 2, time.thread_time)
 
     t_user = _best_of(lambda: solve_batch(rk4, vdp_user_rhs, y0, params, 0.0, 1.0, N_STEPS))
+    solve_batch(rk4, None, y0, params, 0.0, 1.0, 2, rhs_block=vdp_user_block)
+    t_block = _best_of(
+        lambda: solve_batch(rk4, None, y0, params, 0.0, 1.0, N_STEPS, rhs_block=vdp_user_block)
+    )
 
     threads = numba.get_num_threads()
     try:
@@ -141,6 +150,7 @@ def test_bench_van_der_pol_rk4(benchmark):
             "thread_scaling": t_one / t_two,
             "user_rhs_ode_steps_per_s": N_PROBLEMS * N_STEPS / t_user,
             "user_rhs_slowdown": t_user / t_builtin,
+            "user_block_slowdown": t_block / t_builtin,
             "numba_threads": threads,
             "one_thread_ode_steps_per_cpu_s": one_cpu_rate,
             "numpy_ode_steps_per_cpu_s": numpy_cpu_rate,
@@ -149,7 +159,8 @@ def test_bench_van_der_pol_rk4(benchmark):
     )
     print(
         f"\nbuilt-in {rate:.3g} ODE-steps/s, numpy {numpy_rate:.3g} ({rate / numpy_rate:.1f}x), "
-        f"1->2 threads {t_one / t_two:.2f}x, user rhs {t_user / t_builtin:.2f}x slower than built-in; "
+        f"1->2 threads {t_one / t_two:.2f}x, user rhs {t_user / t_builtin:.2f}x and user rhs_block "
+        f"{t_block / t_builtin:.2f}x the built-in time; "
         f"CPU time per core: kernel {one_cpu_rate:.3g}, numpy {numpy_cpu_rate:.3g} "
         f"({one_cpu_rate / numpy_cpu_rate:.1f}x)"
     )

@@ -457,3 +457,137 @@ def test_adaptive_needs_an_embedded_pair():
     with pytest.raises(RKInputError, match="has no b_hat") as exc:
         solve_batch_adaptive(rkcore.method("rk4"), exp_rhs, np.ones((1, 1)), np.ones((1, 1)), 0.0, 1.0)
     _one_line(exc)
+
+
+# ----------------------------------------------------------------------------- block right-hand sides
+
+
+@numba.njit
+def vdp_block(t, Y, P, dY):
+    for j in range(Y.shape[1]):
+        dY[0, j] = Y[1, j]
+        dY[1, j] = P[0, j] * (1.0 - Y[0, j] * Y[0, j]) * Y[1, j] - Y[0, j]
+
+
+@numba.njit
+def forced_block(t, Y, P, dY):
+    for j in range(Y.shape[1]):
+        dY[0, j] = -P[0, j] * Y[0, j] + np.sin(t)
+
+
+@numba.njit
+def block_writes_row_2(t, Y, P, dY):
+    vdp_block(t, Y, P, dY)
+    for j in range(Y.shape[1]):
+        dY[2, j] = 0.0
+
+
+@numba.njit
+def block_leaves_row_1(t, Y, P, dY):
+    for j in range(Y.shape[1]):
+        dY[0, j] = Y[1, j]
+
+
+@numba.njit
+def block_skips_last_column(t, Y, P, dY):
+    for j in range(Y.shape[1] - 1):
+        dY[0, j] = -Y[0, j]
+
+
+@numba.njit
+def block_reads_y_row_2(t, Y, P, dY):
+    for j in range(Y.shape[1]):
+        dY[0, j] = Y[1, j] + Y[2, j]
+        dY[1, j] = -Y[0, j]
+
+
+@numba.njit
+def block_reads_p_row_1(t, Y, P, dY):
+    for j in range(Y.shape[1]):
+        dY[0, j] = P[1, j] * Y[0, j]
+
+
+def test_block_rhs_gives_the_per_ode_results():
+    rng = np.random.default_rng(3)
+    y0 = rng.uniform(-2.0, 2.0, (300, 2))
+    mu = rng.uniform(0.1, 2.0, (300, 1))
+    for name in ("rk4", "dopri5"):
+        tab = rkcore.method(name)
+        per_ode = solve_batch(tab, vdp_rhs, y0, mu, 0.0, 1.5, 200)
+        block = solve_batch(tab, None, y0, mu, 0.0, 1.5, 200, rhs_block=vdp_block)
+        np.testing.assert_allclose(block.y, per_ode.y, rtol=1e-14, atol=1e-14)
+        np.testing.assert_array_equal(block.nfev, per_ode.nfev)
+        np.testing.assert_array_equal(block.status, per_ode.status)
+    lam = np.array([[0.5], [2.0], [-0.7]])
+    y1 = np.array([[1.0], [-0.5], [2.0]])
+    forced = solve_batch(rkcore.method("rk4"), None, y1, lam, 0.0, 3.0, 80, rhs_block=forced_block)
+    np.testing.assert_allclose(forced.y[:, 0], forced_exact(3.0, y1, lam[:, 0]), rtol=1e-6)
+
+
+def test_block_rhs_matches_scipy_dop853():
+    rng = np.random.default_rng(7)
+    y0 = rng.uniform(-2.0, 2.0, (5, 2))
+    mu = rng.uniform(0.2, 2.0, (5, 1))
+    res = solve_batch(rkcore.method("rk4"), None, y0, mu, 0.0, 1.5, 3000, rhs_block=vdp_block)
+    for i in range(5):
+        ref = solve_ivp(
+            lambda t, y, m=mu[i, 0]: [y[1], m * (1 - y[0] ** 2) * y[1] - y[0]],
+            (0.0, 1.5),
+            y0[i],
+            method="DOP853",
+            rtol=1e-13,
+            atol=1e-13,
+        )
+        np.testing.assert_allclose(res.y[i], ref.y[:, -1], rtol=1e-10, atol=1e-10)
+
+
+def test_block_rhs_in_the_adaptive_solver():
+    rng = np.random.default_rng(5)
+    y0 = rng.uniform(-2.0, 2.0, (20, 2))
+    mu = rng.uniform(0.1, 2.0, (20, 1))
+    dopri = rkcore.method("dopri5")
+    per_ode = solve_batch_adaptive(dopri, vdp_rhs, y0, mu, 0.0, 2.0, rtol=1e-9, atol=1e-12)
+    block = solve_batch_adaptive(dopri, None, y0, mu, 0.0, 2.0, rtol=1e-9, atol=1e-12, rhs_block=vdp_block)
+    np.testing.assert_allclose(block.y, per_ode.y, rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal(block.n_accepted, per_ode.n_accepted)
+
+
+@pytest.mark.parametrize(
+    ("rhs_block", "d", "k", "match"),
+    [
+        (block_writes_row_2, 2, 1, r"rhs_block writes dY row 2 but y0 has only d=2"),
+        (vdp_block, 1, 1, r"rhs_block writes dY row 1 but y0 has only d=1"),
+        (block_leaves_row_1, 2, 1, r"rhs_block leaves dY\[1, 0\] unset for y0 with d=2"),
+        (block_skips_last_column, 1, 0, r"rhs_block leaves dY\[0, 2\] unset"),
+        (block_reads_y_row_2, 2, 0, r"rhs_block reads Y beyond its d=2 rows"),
+        (block_reads_p_row_1, 1, 1, r"rhs_block reads P beyond its k=1 rows"),
+    ],
+)
+def test_block_rhs_dimension_mismatch_is_detected(rhs_block, d, k, match):
+    with pytest.raises(RKInputError, match=match) as exc:
+        solve_batch(
+            rkcore.method("rk4"), None, np.ones((4, d)), np.ones((4, k)), 0.0, 1.0, 10, rhs_block=rhs_block
+        )
+    _one_line(exc)
+
+
+def test_exactly_one_of_rhs_and_rhs_block():
+    y0, mu = np.ones((2, 2)), np.ones((2, 1))
+    with pytest.raises(RKInputError, match="not both"):
+        solve_batch(rkcore.method("rk4"), vdp_rhs, y0, mu, 0.0, 1.0, 10, rhs_block=vdp_block)
+    with pytest.raises(RKInputError, match="give a right-hand side"):
+        solve_batch(rkcore.method("rk4"), None, y0, mu, 0.0, 1.0, 10)
+
+    def plain(t, Y, P, dY):
+        dY[:] = 0.0
+
+    with pytest.raises(RKInputError, match="rhs_block must be a @numba.njit function"):
+        solve_batch(rkcore.method("rk4"), None, y0, mu, 0.0, 1.0, 10, rhs_block=plain)
+
+    @numba.njit
+    def wrong(t, Y, P, dY):
+        dY[0, 0] = "text"
+
+    with pytest.raises(RKInputError, match="rhs_block cannot be compiled") as exc:
+        solve_batch(rkcore.method("rk4"), None, y0, mu, 0.0, 1.0, 10, rhs_block=wrong)
+    _one_line(exc)
