@@ -289,7 +289,7 @@ def _remote_threads(client: Any) -> dict[str, int]:
     that host`` (at least 1): a sweep runs one job per worker, so the host is not
     oversubscribed when every worker is busy.
     """
-    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    workers = _workers(client)
     cores = client.run(_available_cores)
     per_host: dict[str, int] = {}
     for info in workers.values():
@@ -298,6 +298,17 @@ def _remote_threads(client: Any) -> dict[str, int]:
         addr: max(1, int(cores.get(addr, 1)) // max(1, per_host.get(info["host"], 1)))
         for addr, info in workers.items()
     }
+
+
+def _workers(client: Any) -> dict[str, dict[str, Any]]:
+    """``{address: info}`` of the scheduler's workers, asked of the scheduler now.
+
+    Not ``client.scheduler_info()``: it returns the client's cached identity, which the
+    client's own periodic refresh overwrites with a worker-less summary (and keeps stale when
+    the scheduler does not answer in time), so a poll could see every worker vanish for a
+    moment and report busy workers as lost.
+    """
+    return dict(client.sync(client.scheduler.identity, n_workers=-1).get("workers", {}))
 
 
 def _this_worker() -> Any:
@@ -501,7 +512,7 @@ class _Dispatcher:
                 return
 
     def _alive(self) -> set[str]:
-        info = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        info = _workers(self.client)
         return {addr for addr, w in info.items() if w.get("status", "running") == "running"}
 
     def _watch_workers(self) -> None:
@@ -645,7 +656,7 @@ def sweep(
     n_used, events, log, references = 0, [], [], []
     if to_run:
         with _client(scheduler, len(to_run), n_workers) as (client, threads), board:
-            n_used = len(threads) if isinstance(threads, dict) else len(client.scheduler_info()["workers"])
+            n_used = len(threads) if isinstance(threads, dict) else len(_workers(client))
             topic = f"rkml-sweep-{uuid.uuid4().hex}"
             client.subscribe_topic(topic, board.on_event)
             dispatcher = _Dispatcher(client, board.message)
