@@ -15,7 +15,6 @@ speedup is recorded but on a shared machine it says more about the neighbours th
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from rkcore.datasets import ProblemGroup, Split
 from rkcore.evaluate import prepare_split, score_tableaux
 from rkcore.integrate import solve_batch
 from rkcore.problems import get_family
+from rkcore.threads import numba_threads  # noqa: F401 - the gates and their tests use it from here
 
 # The gates (floors and the spread measured for them: the docstring of benchmarks/test_gates.py).
 KERNEL_VS_NUMPY_FLOOR = 4.0
@@ -127,17 +127,6 @@ def van_der_pol_workload(n: int) -> Workload:
     for fn in (work.builtin(2), work.user_rhs(2), work.user_block(2)):
         fn()  # compile, or load from numba's cache
     return work
-
-
-@contextlib.contextmanager
-def numba_threads(n: int):
-    """Run with ``n`` numba threads; the previous count is restored."""
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(n)
-        yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def min_times(fns: dict[str, Callable[[], object]], repeats: int, clock=time.thread_time) -> dict[str, float]:

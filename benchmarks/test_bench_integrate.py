@@ -37,41 +37,11 @@ from rkcore.integrate import solve_batch  # noqa: E402
 from rkcore.problems import get_family  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gates import vdp_user_block  # noqa: E402
+from gates import numpy_rk, vdp_user_block, vdp_user_rhs  # noqa: E402
 
 N_PROBLEMS = 10_000
 N_STEPS = 1_000
 NUMPY_STEPS = 50
-
-
-@numba.njit
-def vdp_user_rhs(t, y, p, dydt):
-    dydt[0] = y[1]
-    dydt[1] = p[0] * (1.0 - y[0] * y[0]) * y[1] - y[0]
-
-
-def numpy_rk(A, b, y0, mu, t0, t1, n_steps):
-    """Explicit RK vectorised over the batch in numpy: the baseline."""
-    h = (t1 - t0) / n_steps
-    s = len(b)
-    y = y0.copy()
-    K = np.empty((s,) + y.shape)
-
-    def f(y, out):
-        out[:, 0] = y[:, 1]
-        out[:, 1] = mu * (1.0 - y[:, 0] ** 2) * y[:, 1] - y[:, 0]
-
-    for _ in range(n_steps):
-        for i in range(s):
-            yi = y.copy()
-            for j in range(i):
-                if A[i, j] != 0.0:
-                    yi += (h * A[i, j]) * K[j]
-            f(yi, K[i])
-        for i in range(s):
-            if b[i] != 0.0:
-                y += (h * b[i]) * K[i]
-    return y
 
 
 def _vdp_split(n: int) -> tuple[Split, np.ndarray, np.ndarray]:

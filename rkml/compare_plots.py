@@ -406,7 +406,7 @@ def draw_training_grid(
                     ax.plot(data["val_step"], data["validation"], marker="o", ms=2.5, lw=1.4, color=colors[s])
             ax.axhline(0.0, color="k", lw=0.6, ls="--")
             ax.set_title(label)
-            ax.set_xlabel("update (epoch)")
+            ax.set_xlabel("CMA-ES generation")
             ax.set_ylabel("score vs RK4 (decades)" + (f"\n{objective}" if objective else ""))
             ax.grid(alpha=0.3)
         for k in range(len(runs), rows * cols):
@@ -415,7 +415,7 @@ def draw_training_grid(
         fig.tight_layout()
         handles = [Line2D([], [], color=colors[s], lw=1.4, label=f"s = {s}") for s in stage_counts]
         handles += [
-            Line2D([], [], color="0.3", lw=0.8, alpha=0.5, label="train (minibatch)"),
+            Line2D([], [], color="0.3", lw=0.8, alpha=0.5, label="train split (best of generation)"),
             Line2D([], [], color="0.3", lw=1.4, marker="o", ms=2.5, label="validation"),
             Line2D([], [], color="k", lw=0.6, ls="--", label="RK4 (0)"),
         ]

@@ -25,8 +25,8 @@ def plot_training_curves(
     Parameters
     ----------
     curves : mapping stage count -> mapping
-        Each value holds equal-length sequences ``"step"``, ``"train"`` (weighted objective of the
-        polished mean on the step's minibatch) and optionally ``"val_step"`` with ``"validation"``
+        Each value holds equal-length sequences ``"step"``, ``"train"`` (best weighted objective on the
+        training split after that CMA-ES generation) and optionally ``"val_step"`` with ``"validation"``
         (the polished mean on the validation split) and ``"best"`` (best on validation so far,
         candidates included).
     path : path-like
@@ -45,7 +45,7 @@ def plot_training_curves(
     ax = fig.add_subplot(1, 1, 1)
     for s in sorted(curves):
         data = curves[s]
-        line = ax.plot(data["step"], data["train"], lw=0.8, alpha=0.45, label=f"s={s} train (minibatch)")[0]
+        line = ax.plot(data["step"], data["train"], lw=0.8, alpha=0.45, label=f"s={s} train split")[0]
         if data.get("validation"):
             ax.plot(
                 data["val_step"], data["validation"], marker="o", ms=3, lw=1.6, color=line.get_color(),
@@ -58,7 +58,7 @@ def plot_training_curves(
             )
     if baseline is not None:
         ax.axhline(baseline, color="k", lw=0.8, ls="--", label="RK4")
-    ax.set_xlabel("update (epoch)")
+    ax.set_xlabel("CMA-ES generation")
     ax.set_ylabel("weighted objective (higher is better)")
     ax.set_title(title or "training curves")
     ax.grid(alpha=0.3)
