@@ -30,7 +30,7 @@ def plot_training_curves(
         (the polished mean on the validation split) and ``"best"`` (best on validation so far,
         candidates included).
     path : path-like
-        Output PNG, written atomically.
+        Output PNG (200 dpi), written atomically, with the same figure as SVG beside it.
     title : str
     baseline : float, optional
         Objective of the reference method (RK4 scores 0 when scores are normalised against it),
@@ -40,7 +40,7 @@ def plot_training_curves(
     -------
     pathlib.Path
     """
-    fig = Figure(figsize=(7.5, 4.5), dpi=110)
+    fig = Figure(figsize=(7.5, 4.5), dpi=200)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     for s in sorted(curves):
@@ -64,6 +64,9 @@ def plot_training_curves(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
+    vector = io.BytesIO()
+    fig.savefig(vector, format="svg")
+    atomic_write_bytes(Path(path).with_suffix(".svg"), vector.getvalue())
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return atomic_write_bytes(path, buffer.getvalue())

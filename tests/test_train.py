@@ -47,7 +47,7 @@ def test_smoke_run_writes_every_artefact_with_profile_and_verified_order(smoke_r
     profile, run_dir, result = smoke_run
     s = profile.stages.default
     for name in ("manifest.json", "tableau.json", f"tableau-s{s}.json", "metrics.json", "history.json",
-                 "training_curve.png", "checkpoint.pt"):  # fmt: skip
+                 "training_curve.png", "training_curve.svg", "checkpoint.pt"):  # fmt: skip
         assert (run_dir / name).is_file(), name
     assert (run_dir / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
