@@ -28,7 +28,7 @@ Block right-hand side
                 dY[1, j] = P[0, j] * (1.0 - Y[0, j] ** 2) * Y[1, j] - Y[0, j]
 
     The loop over ``j`` innermost vectorises across ODEs; a per-ODE ``rhs`` called on
-    strided columns does not (it costs 1.3-2.3x the block form, see
+    strided columns does not (it costs 1.3-2.6x the block form, see
     ``benchmarks/test_gates.py``).  It is checked like ``rhs``: probed on a block of the
     first three ODEs padded by rows before and after, it must write every entry of ``dY``
     and nothing outside it, and read no row of ``Y`` or ``P`` beyond ``d`` and ``k``.
