@@ -107,7 +107,11 @@ class Workload:
         return lambda: numpy_rk(self.rk4.A, self.rk4.b, self.y0, self.params[:, 0], 0.0, 1.0, n_steps)
 
 
-def van_der_pol_workload(n: int) -> Workload:
+def van_der_pol_split(n: int) -> tuple[Split, np.ndarray, np.ndarray]:
+    """``n`` Van der Pol problems (the built-in family's sampler, seed 2024) on [0, 1] as one split.
+
+    The references are zeros: the benchmarks time the integration, not the error.
+    """
     fam = get_family("van_der_pol")
     params, y0 = fam.sample(np.random.default_rng(2024), n)
     group = ProblemGroup(
@@ -122,8 +126,13 @@ def van_der_pol_workload(n: int) -> Workload:
         rho=np.zeros(n),
         ref_method="none",
     )
+    return Split(groups=(group,)), y0, params
+
+
+def van_der_pol_workload(n: int) -> Workload:
+    split, y0, params = van_der_pol_split(n)
     rk4 = rkcore.method("rk4")
-    work = Workload(n, rk4, rk4.A[None], rk4.b[None], y0, params, prepare_split(Split(groups=(group,))))
+    work = Workload(n, rk4, rk4.A[None], rk4.b[None], y0, params, prepare_split(split))
     for fn in (work.builtin(2), work.user_rhs(2), work.user_block(2)):
         fn()  # compile, or load from numba's cache
     return work

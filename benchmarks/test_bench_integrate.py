@@ -31,35 +31,15 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import rkcore  # noqa: E402
-from rkcore.datasets import ProblemGroup, Split  # noqa: E402
 from rkcore.evaluate import prepare_split, score_tableaux  # noqa: E402
 from rkcore.integrate import solve_batch  # noqa: E402
-from rkcore.problems import get_family  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gates import numpy_rk, vdp_user_block, vdp_user_rhs  # noqa: E402
+from gates import numpy_rk, van_der_pol_split, vdp_user_block, vdp_user_rhs  # noqa: E402
 
 N_PROBLEMS = 10_000
 N_STEPS = 1_000
 NUMPY_STEPS = 50
-
-
-def _vdp_split(n: int) -> tuple[Split, np.ndarray, np.ndarray]:
-    fam = get_family("van_der_pol")
-    params, y0 = fam.sample(np.random.default_rng(2024), n)
-    group = ProblemGroup(
-        family=fam,
-        y0=y0,
-        params=params,
-        y_ref=np.zeros_like(y0),
-        t0=0.0,
-        t1=1.0,
-        ref_error=np.zeros(n),
-        index=np.arange(n),
-        rho=np.zeros(n),
-        ref_method="none",
-    )
-    return Split(groups=(group,)), y0, params
 
 
 def _best_of(fn, repeats: int = 3, clock=time.perf_counter) -> float:
@@ -74,7 +54,7 @@ def _best_of(fn, repeats: int = 3, clock=time.perf_counter) -> float:
 def test_bench_van_der_pol_rk4(benchmark):
     rk4 = rkcore.method("rk4")
     A, b = rk4.A[None], rk4.b[None]
-    split, y0, params = _vdp_split(N_PROBLEMS)
+    split, y0, params = van_der_pol_split(N_PROBLEMS)
     prepared = prepare_split(split)
     score_tableaux(A, b, prepared, 2)  # compile / load from cache
     solve_batch(rk4, vdp_user_rhs, y0, params, 0.0, 1.0, 2)

@@ -170,64 +170,26 @@ def _styles_for(labels: Sequence[str], learned: Sequence[bool], styles: Mapping[
 def draw_stability_regions(
     tableaux: Sequence, labels: Sequence[str], styles: Mapping[str, dict], *, title: str = ""
 ):
-    """The regions ``|R(z)| <= 1`` of ``tableaux``, each in its method's colour and line style."""
-    from matplotlib.lines import Line2D
-
+    """The regions ``|R(z)| <= 1`` of ``tableaux``, each in its method's colour and line style
+    (:func:`rkcore.plotting.draw_stability_regions`, whose coinciding boundaries are dashed in turn)."""
     from rkcore.plotting import _auto_extent
-    from rkcore.stability import stability_function
+    from rkcore.plotting import draw_stability_regions as draw_regions
 
     x0, x1, y0, y1 = _auto_extent(tableaux)
     with _rc():
         fig = _figure(COLUMN_WIDTH, COLUMN_WIDTH * float(np.clip((y1 - y0) / (x1 - x0), 0.6, 1.4)) + 0.3)
         ax = fig.add_subplot(1, 1, 1)
-        re = np.linspace(x0, x1, 500)
-        im = np.linspace(y0, y1, max(50, int(500 * (y1 - y0) / (x1 - x0))))
-        z = re[None, :] + 1j * im[:, None]
-        handles = []
-        groups = _same_polynomial(tableaux)
-        for k, (t, label) in enumerate(zip(tableaux, labels, strict=True)):
-            st = styles[label]
-            with np.errstate(all="ignore"):
-                mag = np.abs(stability_function(t, z))
-            mag = np.where(np.isfinite(mag), mag, 1e300)
-            group = groups[k]
-            if group[0] == k:  # one fill per distinct region
-                ax.contourf(re, im, mag, levels=[0.0, 1.0], colors=[st["color"]], alpha=0.08)
-            if len(group) > 1:  # coinciding boundaries: each method's colour in turn along the curve
-                n, dash = len(group), 3.0
-                ls = (group.index(k) * dash, (dash, dash * (n - 1)))
-            else:
-                ls = st["ls"]
-            ax.contour(re, im, mag, levels=[1.0], colors=[st["color"]], linewidths=1.2, linestyles=[ls])
-            same = [labels[i] for i in group if i != k]
-            text = label + (f" (+{len(same)} identical)" if same and k == group[0] else "")
-            handles.append(Line2D([], [], color=st["color"], ls=st["ls"], lw=1.2, label=text))
-        ax.axhline(0.0, color="0.4", lw=0.5)
-        ax.axvline(0.0, color="0.4", lw=0.5)
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_aspect("equal")
-        ax.set_xlabel("Re(z), z = hλ")
-        ax.set_ylabel("Im(z)")
+        shape = (500, max(50, int(500 * (y1 - y0) / (x1 - x0))))
+        handles = draw_regions(
+            ax, tableaux, labels, (x0, x1, y0, y1), shape=shape, fill_alpha=0.08, linewidth=1.2,
+            colors=[styles[label]["color"] for label in labels],
+            linestyles=[styles[label]["ls"] for label in labels],
+        )  # fmt: skip
         if title:
             ax.set_title(title)
-        ax.grid(True, lw=0.4, alpha=0.5)
         fig.tight_layout()
         _legend_below(fig, handles, [h.get_label() for h in handles], ncol=1)
     return fig
-
-
-def _same_polynomial(tableaux: Sequence, tol: float = 1e-9) -> list[list[int]]:
-    """For each tableau, the indices of the tableaux with the same stability function (itself
-    included, in order): sampled at a few points of the complex plane."""
-    from rkcore.stability import stability_function
-
-    probe = np.array([-2.0 + 0.5j, -0.7 + 2.1j, -3.1 - 1.3j, 0.4 + 0.9j, -1.5 - 2.7j])
-    values = [stability_function(t, probe) for t in tableaux]
-    out = []
-    for v in values:
-        out.append([j for j, w in enumerate(values) if np.allclose(v, w, rtol=tol, atol=tol)])
-    return out
 
 
 def plot_stability_regions(tableaux, labels, styles, path: str | os.PathLike, *, title: str = "") -> Path:
